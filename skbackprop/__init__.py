@@ -1,0 +1,38 @@
+"""scikit-learn compatible neural networks trained by exact batch backpropagation.
+
+The public API:
+
+* :class:`BackpropClassifier`, :class:`BackpropRegressor`: the estimators.
+* :func:`cost_grad`: the cost ``J`` and the regularized batch gradient ``D``,
+  ready for :func:`scipy.optimize.minimize` with ``jac=True``.
+* :func:`hessian_vector_product`, :func:`gauss_newton_vector_product`: exact
+  curvature products for Newton-type solvers.
+* :func:`check_gradient`: central finite differences against ``D``.
+* :func:`init_params`, :func:`pack_params`, :func:`unpack_params`,
+  :func:`n_params`, :func:`predict_network`: the flat parameter layout.
+"""
+
+from skbackprop._gradcheck import check_gradient
+from skbackprop._hessian import gauss_newton_vector_product, hessian_vector_product
+from skbackprop._network import (
+    cost_grad,
+    init_params,
+    n_params,
+    pack_params,
+    predict_network,
+    unpack_params,
+)
+from skbackprop._version import __version__
+
+__all__ = [
+    "__version__",
+    "check_gradient",
+    "cost_grad",
+    "gauss_newton_vector_product",
+    "hessian_vector_product",
+    "init_params",
+    "n_params",
+    "pack_params",
+    "predict_network",
+    "unpack_params",
+]

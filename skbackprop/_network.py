@@ -1,0 +1,597 @@
+"""The network: flat parameter layout, forward cascade, backward two-step rule.
+
+Notation (one convention everywhere; seed 001's names in brackets)
+------------------------------------------------------------------
+Layer sizes ``(n_0, n_1, ..., n_L)``; weights ``W(l)`` of shape
+``(n_{l-1}, n_l)`` [``Theta(l-1)'``] and biases ``b(l)`` of shape ``(n_l,)``
+[the bias column of ``Theta``].  Over a batch ``X`` of ``m`` rows::
+
+    A(0) = X,   Z(l) = A(l-1) W(l) + b(l),   A(l) = g(Z(l))        (forward)
+    d(L) = A(L) - Y                                                 (output signal)
+    d(l) = (d(l+1) W(l+1)') .* g'(Z(l))                             (hidden signal)
+    Delta(l) = A(l-1)' (s .* d(l))                                  (accumulated)
+    D(l) = (Delta(l) + alpha W(l)) / S,   Db(l) = sum_i s_i d_i(l) / S
+
+with sample weights ``s`` (default 1), ``S = sum(s)`` and the cost::
+
+    J = (1/S) sum_i s_i loss(A_i(L), Y_i) + alpha / (2 S) sum_l ||W(l)||^2
+
+Biases are not regularized, as in seed 001.  The flat parameter vector holds
+all ``W(l)`` (row-major) followed by all ``b(l)``, the layout of
+scikit-learn's MLP, so the regularized part is one contiguous prefix.
+"""
+
+import numbers
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.utils import check_random_state
+
+from skbackprop._activations import (
+    HIDDEN_ACTIVATIONS,
+    HIDDEN_DERIVATIVES,
+    OUTPUT_ACTIVATIONS,
+)
+from skbackprop._losses import LOSSES
+
+# Rows per chunk are chosen so that one activation buffer of the widest layer
+# holds about this many elements: large enough for GEMM to run near its peak,
+# small enough to stay within the last-level cache's neighbourhood.
+_CHUNK_ELEMENTS = 2**20
+
+
+def _check_layer_sizes(layer_sizes):
+    sizes = tuple(layer_sizes)
+    if len(sizes) < 2:
+        raise ValueError(
+            "layer_sizes must hold at least the input and output sizes, "
+            f"got {layer_sizes!r}."
+        )
+    for n in sizes:
+        if not isinstance(n, numbers.Integral) or isinstance(n, bool) or n < 1:
+            raise ValueError(
+                f"layer_sizes must be positive integers, got {layer_sizes!r}."
+            )
+    return tuple(int(n) for n in sizes)
+
+
+def n_params(layer_sizes):
+    """Number of parameters of a network with the given layer sizes.
+
+    Parameters
+    ----------
+    layer_sizes : sequence of int
+        ``(n_features, *hidden_layer_sizes, n_outputs)``.
+
+    Returns
+    -------
+    n : int
+        ``sum_l (n_{l-1} + 1) * n_l``: all weights and biases.
+
+    Examples
+    --------
+    >>> from skbackprop import n_params
+    >>> n_params((4, 3, 2))
+    23
+    """
+    sizes = _check_layer_sizes(layer_sizes)
+    return sum((a + 1) * b for a, b in zip(sizes[:-1], sizes[1:], strict=True))
+
+
+def unpack_params(theta, layer_sizes):
+    """Per-layer views of a flat parameter vector.
+
+    Parameters
+    ----------
+    theta : ndarray of shape (n_params,)
+        Flat parameters: every ``W(l)`` in row-major order, then every ``b(l)``.
+    layer_sizes : sequence of int
+        ``(n_features, *hidden_layer_sizes, n_outputs)``.
+
+    Returns
+    -------
+    coefs : list of ndarray
+        ``coefs[l]`` has shape ``(layer_sizes[l], layer_sizes[l + 1])``.
+    intercepts : list of ndarray
+        ``intercepts[l]`` has shape ``(layer_sizes[l + 1],)``.
+
+    Notes
+    -----
+    The arrays are views of ``theta`` whenever ``theta`` is contiguous: writing
+    to them writes to ``theta``, and no data are copied.  The shapes are those
+    of :class:`sklearn.neural_network.MLPClassifier`'s ``coefs_`` and
+    ``intercepts_``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skbackprop import unpack_params
+    >>> coefs, intercepts = unpack_params(np.arange(23.0), (4, 3, 2))
+    >>> [c.shape for c in coefs], [b.shape for b in intercepts]
+    ([(4, 3), (3, 2)], [(3,), (2,)])
+    """
+    sizes = _check_layer_sizes(layer_sizes)
+    theta = np.asarray(theta)
+    expected = n_params(sizes)
+    if theta.ndim != 1 or theta.shape[0] != expected:
+        raise ValueError(
+            f"theta must be a 1-D array of {expected} parameters for layer_sizes "
+            f"{sizes}, got shape {theta.shape}."
+        )
+    coefs, intercepts, start = [], [], 0
+    for n_in, n_out in zip(sizes[:-1], sizes[1:], strict=True):
+        coefs.append(theta[start : start + n_in * n_out].reshape(n_in, n_out))
+        start += n_in * n_out
+    for n_out in sizes[1:]:
+        intercepts.append(theta[start : start + n_out])
+        start += n_out
+    return coefs, intercepts
+
+
+def pack_params(coefs, intercepts, out=None):
+    """Flatten per-layer weights and biases into one parameter vector.
+
+    The inverse of :func:`unpack_params`.
+
+    Parameters
+    ----------
+    coefs : list of array-like of shape (n_{l-1}, n_l)
+        Weight matrices ``W(l)``, e.g. an MLP's ``coefs_``.
+    intercepts : list of array-like of shape (n_l,)
+        Bias vectors ``b(l)``, e.g. an MLP's ``intercepts_``.
+    out : ndarray of shape (n_params,), default=None
+        Where to write the result; allocated when None.
+
+    Returns
+    -------
+    theta : ndarray of shape (n_params,)
+        The flat parameter vector, in the dtype of the first weight matrix
+        (or of ``out``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skbackprop import pack_params, unpack_params
+    >>> theta = np.arange(23.0)
+    >>> np.array_equal(pack_params(*unpack_params(theta, (4, 3, 2))), theta)
+    True
+    """
+    if len(coefs) != len(intercepts) or not coefs:
+        raise ValueError(
+            "coefs and intercepts must be non-empty lists of equal length."
+        )
+    sizes = [np.shape(coefs[0])[0]] + [np.shape(c)[1] for c in coefs]
+    if out is None:
+        out = np.empty(n_params(sizes), dtype=np.asarray(coefs[0]).dtype)
+    out_coefs, out_intercepts = unpack_params(out, sizes)
+    for dst, src in zip(out_coefs + out_intercepts, list(coefs) + list(intercepts)):
+        if np.shape(src) != dst.shape:
+            raise ValueError(
+                f"Inconsistent layer shapes: expected {dst.shape}, got {np.shape(src)}."
+            )
+        dst[...] = src
+    return out
+
+
+def init_params(layer_sizes, activation="relu", random_state=None, dtype=np.float64):
+    """Glorot-uniform initial parameters, exactly as scikit-learn's MLP draws them.
+
+    Each layer draws ``W(l)`` and then ``b(l)`` from
+    ``U(-r, r)`` with ``r = sqrt(f / (n_{l-1} + n_l))``, ``f = 2`` for the
+    logistic activation and ``6`` otherwise, in float64 and then cast.  With
+    the same integer ``random_state`` the result equals the initial
+    ``coefs_``/``intercepts_`` of :class:`sklearn.neural_network.MLPClassifier`.
+
+    Parameters
+    ----------
+    layer_sizes : sequence of int
+        ``(n_features, *hidden_layer_sizes, n_outputs)``.
+    activation : str, default="relu"
+        The hidden activation, which sets ``f``.
+    random_state : int, RandomState instance or None, default=None
+        Source of randomness.
+    dtype : dtype, default=np.float64
+        The dtype of the result.
+
+    Returns
+    -------
+    theta : ndarray of shape (n_params,)
+        Flat initial parameters.
+
+    Examples
+    --------
+    >>> from skbackprop import init_params
+    >>> init_params((4, 3, 2), random_state=0).shape
+    (23,)
+    """
+    sizes = _check_layer_sizes(layer_sizes)
+    rng = check_random_state(random_state)
+    factor = 2.0 if activation == "logistic" else 6.0
+    theta = np.empty(n_params(sizes), dtype=dtype)
+    coefs, intercepts = unpack_params(theta, sizes)
+    for W, b in zip(coefs, intercepts, strict=True):
+        bound = np.sqrt(factor / (W.shape[0] + W.shape[1]))
+        W[...] = rng.uniform(-bound, bound, W.shape)
+        b[...] = rng.uniform(-bound, bound, b.shape)
+    return theta
+
+
+class Network:
+    """A feed-forward network's structure, with reusable work buffers.
+
+    The engine behind :func:`cost_grad`; the estimators build one per fit so
+    that the work buffers are allocated once and reused by every evaluation.
+    One instance must not evaluate :meth:`cost_grad` from several threads at
+    once; :meth:`forward` allocates its own memory and is thread-safe.
+
+    Parameters
+    ----------
+    layer_sizes : sequence of int
+        ``(n_features, *hidden_layer_sizes, n_outputs)``.
+    activation : {"identity", "logistic", "tanh", "relu"}, default="relu"
+        Hidden activation ``g``.
+    loss : {"log_loss", "binary_log_loss", "squared_error", "poisson"}
+        The loss, which fixes the output activation (softmax, logistic,
+        identity, exp).
+    dtype : {np.float64, np.float32}, default=np.float64
+        The dtype every computation runs in.
+    chunk_size : int or None, default=None
+        Rows per block of the gradient accumulation; None picks about
+        ``2**20 / widest_layer`` rows.
+    """
+
+    def __init__(
+        self,
+        layer_sizes,
+        activation="relu",
+        loss="log_loss",
+        dtype=np.float64,
+        chunk_size=None,
+    ):
+        self.layer_sizes = _check_layer_sizes(layer_sizes)
+        if activation not in HIDDEN_ACTIVATIONS:
+            raise ValueError(
+                f"activation must be one of {sorted(HIDDEN_ACTIVATIONS)}, "
+                f"got {activation!r}."
+            )
+        if loss not in LOSSES:
+            raise ValueError(f"loss must be one of {sorted(LOSSES)}, got {loss!r}.")
+        if chunk_size is not None and (
+            not isinstance(chunk_size, numbers.Integral) or chunk_size < 1
+        ):
+            raise ValueError(
+                f"chunk_size must be a positive integer, got {chunk_size!r}."
+            )
+        self.activation = activation
+        self.loss = loss
+        self.out_activation = LOSSES[loss].out_activation
+        self.dtype = np.dtype(dtype)
+        if self.dtype not in (np.float32, np.float64):
+            raise ValueError(f"dtype must be float32 or float64, got {self.dtype}.")
+        self.n_params = n_params(self.layer_sizes)
+        self.n_coefs = sum(
+            a * b
+            for a, b in zip(self.layer_sizes[:-1], self.layer_sizes[1:], strict=True)
+        )
+        widest = max(self.layer_sizes[1:])
+        self.chunk_size = chunk_size or max(64, _CHUNK_ELEMENTS // widest)
+        self._rows = 0  # capacity of the work buffers, in rows
+
+    # -- buffers --------------------------------------------------------------
+    def _buffers(self, rows):
+        """Work buffers for ``rows`` rows: reused while large enough."""
+        if rows > self._rows:
+            hidden = self.layer_sizes[1:-1]
+            dt = self.dtype
+            self._A = [np.empty((rows, n), dt) for n in self.layer_sizes[1:]]
+            self._delta = [np.empty((rows, n), dt) for n in hidden]
+            self._rows = rows
+        if not hasattr(self, "_G"):
+            self._G = np.empty(self.n_params, self.dtype)
+        return self._A, self._delta
+
+    def __getstate__(self):
+        # Buffers are scratch space: never pickled.
+        state = self.__dict__.copy()
+        for key in ("_A", "_delta", "_G"):
+            state.pop(key, None)
+        state["_rows"] = 0
+        return state
+
+    # -- parameters -----------------------------------------------------------
+    def unpack(self, theta):
+        """Per-layer views ``(coefs, intercepts)`` of ``theta``."""
+        return unpack_params(theta, self.layer_sizes)
+
+    def _as_theta(self, theta):
+        theta = np.asarray(theta)
+        if theta.dtype != self.dtype:
+            # SciPy's optimizers work in float64: one O(n_params) cast per call
+            # keeps every O(m n_params) product in the network's own dtype.
+            theta = theta.astype(self.dtype)
+        return theta
+
+    # -- forward --------------------------------------------------------------
+    def forward(self, theta, X):
+        """Output activations ``A(L)`` for ``X``, computed block by block.
+
+        Parameters
+        ----------
+        theta : ndarray of shape (n_params,)
+            Flat parameters.
+        X : {ndarray, sparse matrix} of shape (n_samples, n_features)
+            Input rows.
+
+        Returns
+        -------
+        A : ndarray of shape (n_samples, n_outputs)
+            Output of the network (probabilities for the log-losses).
+        """
+        coefs, intercepts = self.unpack(self._as_theta(theta))
+        m = X.shape[0]
+        out = np.empty((m, self.layer_sizes[-1]), self.dtype)
+        for start in range(0, m, self.chunk_size):
+            A = X[start : start + self.chunk_size]
+            for l, (W, b) in enumerate(zip(coefs, intercepts, strict=True)):
+                Z = np.asarray(A @ W, dtype=self.dtype)
+                Z += b
+                if l < len(coefs) - 1:
+                    A = HIDDEN_ACTIVATIONS[self.activation](Z)
+                else:
+                    A = OUTPUT_ACTIVATIONS[self.out_activation](Z)
+            out[start : start + self.chunk_size] = A
+        return out
+
+    # -- cost and gradient ----------------------------------------------------
+    def cost_grad(self, theta, X, Y, sample_weight=None, alpha=0.0, out=None):
+        """Cost ``J`` and flat regularized batch gradient ``D``.
+
+        See :func:`cost_grad` for the parameters.  ``X`` must be dense or
+        CSR, ``Y`` 2-D, both in this network's dtype; ``out`` (if given)
+        receives ``D``.
+        """
+        theta = self._as_theta(theta)
+        coefs, intercepts = self.unpack(theta)
+        m = X.shape[0]
+        if m == 0:
+            raise ValueError("Cannot compute the cost of an empty batch (0 rows).")
+        S = float(m) if sample_weight is None else float(np.sum(sample_weight))
+        if not S > 0:
+            raise ValueError(f"The sample weights must have a positive sum, got {S!r}.")
+        D = np.empty(self.n_params, self.dtype) if out is None else out
+        chunk = self.chunk_size
+        buffers = self._buffers(min(chunk, m))
+        J = 0.0
+        for start in range(0, m, chunk):
+            stop = min(start + chunk, m)
+            # Seed 001 accumulates Delta example by example; we accumulate it
+            # block by block: the first block writes D, later ones add to it.
+            G = D if start == 0 else self._G
+            sw = None if sample_weight is None else sample_weight[start:stop]
+            J += self._block(
+                coefs, intercepts, X[start:stop], Y[start:stop], sw, G, buffers
+            )
+            if start:
+                D += G
+        # D(l) = (Delta(l) + alpha W(l)) / S; biases (after n_coefs) unregularized.
+        W = theta[: self.n_coefs]
+        if alpha:
+            J += 0.5 * alpha * float(np.dot(W, W))
+            D[: self.n_coefs] += alpha * W
+        D *= self.dtype.type(1.0 / S)
+        return J / S, D
+
+    def _block(self, coefs, intercepts, X, Y, sw, G, buffers):
+        """Forward and backward over one block of rows; returns its loss sum.
+
+        Writes ``Delta(l)`` and the bias sums of the block into ``G``.
+        """
+        rows = X.shape[0]
+        A_bufs, delta_bufs = buffers
+        G_coefs, G_intercepts = self.unpack(G)
+        acts = [X] + [a[:rows] for a in A_bufs]
+        L = len(coefs)
+        sparse_input = sp.issparse(X)
+
+        # Forward cascade: Z(l) = A(l-1) W(l) + b(l), A(l) = g(Z(l)).
+        for l in range(L):
+            Z = acts[l + 1]
+            if l == 0 and sparse_input:
+                np.copyto(Z, X @ coefs[0])
+            else:
+                np.matmul(acts[l], coefs[l], out=Z)
+            Z += intercepts[l]
+            if l < L - 1:
+                HIDDEN_ACTIVATIONS[self.activation](Z)
+
+        # Loss from the logits Z(L), then A(L) and the output signal A(L) - Y.
+        loss = LOSSES[self.loss]
+        Z = acts[L]
+        row_loss = loss.row_loss(Z, Y)
+        J = float(row_loss.sum() if sw is None else np.dot(sw, row_loss))
+        delta = OUTPUT_ACTIVATIONS[loss.out_activation](Z)
+        np.subtract(delta, Y, out=delta)
+        if sw is not None:
+            delta *= sw[:, None]
+
+        # Backward two-step rule, from the output layer down.
+        derivative = HIDDEN_DERIVATIVES[self.activation]
+        for l in range(L - 1, -1, -1):
+            A_prev = acts[l]
+            if l == 0 and sparse_input:
+                np.copyto(G_coefs[0], A_prev.T @ delta)
+            else:
+                np.matmul(A_prev.T, delta, out=G_coefs[l])  # Delta(l)
+            np.sum(delta, axis=0, out=G_intercepts[l])
+            if l > 0:
+                # d(l-1) = (d(l) W(l)') .* g'(Z(l-1)); A_prev is not needed after.
+                new = delta_bufs[l - 1][:rows]
+                np.matmul(delta, coefs[l].T, out=new)
+                delta = derivative(A_prev, new)
+        return J
+
+
+def _prepare(X, Y, sample_weight, dtype=None):
+    """Dense/CSR ``X``, 2-D ``Y`` and 1-D weights in one floating dtype."""
+    if sp.issparse(X):
+        X = X.tocsr()
+        if dtype is None:
+            dtype = X.dtype if X.dtype in (np.float32, np.float64) else np.float64
+        X = X.astype(dtype, copy=False)
+    else:
+        X = np.asarray(X)
+        if dtype is None:
+            dtype = X.dtype if X.dtype in (np.float32, np.float64) else np.float64
+        X = np.asarray(X, dtype=dtype)
+    if X.ndim != 2:
+        raise ValueError(f"X must be 2-D, got {X.ndim} dimension(s).")
+    Y = np.asarray(Y, dtype=dtype)
+    if Y.ndim == 1:
+        Y = Y.reshape(-1, 1)
+    if Y.shape[0] != X.shape[0]:
+        raise ValueError(
+            f"X and Y have different numbers of rows: {X.shape[0]} and {Y.shape[0]}."
+        )
+    if sample_weight is not None:
+        sample_weight = np.asarray(sample_weight, dtype=dtype)
+        if sample_weight.shape != (X.shape[0],):
+            raise ValueError(
+                f"sample_weight must have shape ({X.shape[0]},), "
+                f"got {sample_weight.shape}."
+            )
+    return X, Y, sample_weight, dtype
+
+
+def _network_for(X, Y, layer_sizes, activation, loss, dtype, chunk_size):
+    net = Network(layer_sizes, activation, loss, dtype=dtype, chunk_size=chunk_size)
+    if net.layer_sizes[0] != X.shape[1] or net.layer_sizes[-1] != Y.shape[1]:
+        raise ValueError(
+            f"layer_sizes {net.layer_sizes} do not match X with {X.shape[1]} "
+            f"features and Y with {Y.shape[1]} outputs."
+        )
+    return net
+
+
+def cost_grad(
+    theta,
+    X,
+    Y,
+    layer_sizes,
+    activation="relu",
+    loss="log_loss",
+    alpha=0.0,
+    sample_weight=None,
+    chunk_size=None,
+):
+    """Cost ``J`` and regularized batch gradient ``D`` of a feed-forward network.
+
+    The batch form of seed 001's algorithm, by the layer-by-layer matrix
+    rule of seed 000: a forward cascade ``Z(l) = A(l-1) W(l) + b(l)``,
+    ``A(l) = g(Z(l))``; the output signal ``d(L) = A(L) - Y``; the hidden
+    signals ``d(l) = (d(l+1) W(l+1)') * g'(Z(l))``; the accumulated
+    ``Delta(l) = A(l-1)' (s * d(l))``; and
+    ``D(l) = (Delta(l) + alpha W(l)) / S`` with unregularized biases, where
+    ``s`` are the sample weights and ``S`` their sum.  The cost is::
+
+        J = (1/S) sum_i s_i loss(A_i(L), Y_i) + alpha / (2 S) sum_l ||W(l)||^2
+
+    The signature fits :func:`scipy.optimize.minimize` with ``jac=True``:
+    ``minimize(cost_grad, theta0, args=(X, Y, layer_sizes, ...), jac=True)``.
+
+    Parameters
+    ----------
+    theta : ndarray of shape (n_params,)
+        Flat parameters, laid out as by :func:`pack_params`.
+    X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        Input rows.  float32 data are computed in float32.
+    Y : array-like of shape (n_samples, n_outputs) or (n_samples,)
+        Targets in the output's encoding: one-hot rows for ``"log_loss"``,
+        0/1 indicators for ``"binary_log_loss"``, values for the
+        regression losses (non-negative for ``"poisson"``).
+    layer_sizes : sequence of int
+        ``(n_features, *hidden_layer_sizes, n_outputs)``.
+    activation : {"relu", "tanh", "logistic", "identity"}, default="relu"
+        Hidden activation.
+    loss : {"log_loss", "binary_log_loss", "squared_error", "poisson"}, \
+            default="log_loss"
+        Loss, paired with the output activation softmax, logistic, identity
+        or exp respectively.
+    alpha : float, default=0.0
+        L2 penalty on the weights (seed 001's ``lambda``).
+    sample_weight : array-like of shape (n_samples,), default=None
+        Weights ``s`` of the rows; their sum must be positive.
+    chunk_size : int, default=None
+        Rows per block of the accumulation, which bounds the extra memory to
+        ``O(chunk_size * widest layer)``.  None picks a cache-friendly size.
+
+    Returns
+    -------
+    J : float
+        The regularized cost.
+    D : ndarray of shape (n_params,)
+        Its gradient, laid out as ``theta``, in the dtype of ``X``.
+
+    See Also
+    --------
+    check_gradient : Compare ``D`` with central finite differences.
+    hessian_vector_product : Exact Hessian-vector products of ``J``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from scipy.optimize import minimize
+    >>> from skbackprop import cost_grad, init_params
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(50, 3))
+    >>> Y = np.eye(2)[(X[:, 0] > 0).astype(int)]
+    >>> sizes = (3, 5, 2)
+    >>> theta0 = init_params(sizes, random_state=0)
+    >>> res = minimize(cost_grad, theta0, args=(X, Y, sizes, "tanh", "log_loss", 1e-3),
+    ...                jac=True, method="L-BFGS-B")
+    >>> bool(res.fun < cost_grad(theta0, X, Y, sizes, "tanh", "log_loss", 1e-3)[0])
+    True
+    """
+    X, Y, sample_weight, dtype = _prepare(X, Y, sample_weight)
+    net = _network_for(X, Y, layer_sizes, activation, loss, dtype, chunk_size)
+    return net.cost_grad(theta, X, Y, sample_weight, alpha)
+
+
+def predict_network(theta, X, layer_sizes, activation="relu", loss="log_loss"):
+    """Output activations ``A(L)`` of a network with flat parameters ``theta``.
+
+    Parameters
+    ----------
+    theta : ndarray of shape (n_params,)
+        Flat parameters.
+    X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        Input rows.
+    layer_sizes : sequence of int
+        ``(n_features, *hidden_layer_sizes, n_outputs)``.
+    activation : {"relu", "tanh", "logistic", "identity"}, default="relu"
+        Hidden activation.
+    loss : {"log_loss", "binary_log_loss", "squared_error", "poisson"}, \
+            default="log_loss"
+        The loss, which fixes the output activation.
+
+    Returns
+    -------
+    A : ndarray of shape (n_samples, n_outputs)
+        The network's output.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skbackprop import init_params, predict_network
+    >>> theta = init_params((3, 4, 2), random_state=0)
+    >>> P = predict_network(theta, np.ones((5, 3)), (3, 4, 2))
+    >>> np.allclose(P.sum(axis=1), 1.0)
+    True
+    """
+    X, _, _, dtype = _prepare(X, np.zeros((np.shape(X)[0], 1)), None)
+    net = Network(layer_sizes, activation, loss, dtype=dtype)
+    if net.layer_sizes[0] != X.shape[1]:
+        raise ValueError(
+            f"X has {X.shape[1]} features, but layer_sizes expects "
+            f"{net.layer_sizes[0]}."
+        )
+    return net.forward(theta, X)
