@@ -17,7 +17,6 @@ and ``R{A(l-1)}' d(l)``, which makes ``G`` positive semi-definite.
 """
 
 import numpy as np
-import scipy.sparse as sp
 
 from skbackprop._activations import (
     HIDDEN_ACTIVATIONS,

@@ -164,7 +164,9 @@ def pack_params(coefs, intercepts, out=None):
     if out is None:
         out = np.empty(n_params(sizes), dtype=np.asarray(coefs[0]).dtype)
     out_coefs, out_intercepts = unpack_params(out, sizes)
-    for dst, src in zip(out_coefs + out_intercepts, list(coefs) + list(intercepts)):
+    for dst, src in zip(
+        out_coefs + out_intercepts, list(coefs) + list(intercepts), strict=True
+    ):
         if np.shape(src) != dst.shape:
             raise ValueError(
                 f"Inconsistent layer shapes: expected {dst.shape}, got {np.shape(src)}."
