@@ -12,6 +12,7 @@ The public API:
   :func:`n_params`, :func:`predict_network`: the flat parameter layout.
 """
 
+from skbackprop._classes import BackpropClassifier, BackpropRegressor
 from skbackprop._gradcheck import check_gradient
 from skbackprop._hessian import gauss_newton_vector_product, hessian_vector_product
 from skbackprop._network import (
@@ -25,6 +26,8 @@ from skbackprop._network import (
 from skbackprop._version import __version__
 
 __all__ = [
+    "BackpropClassifier",
+    "BackpropRegressor",
     "__version__",
     "check_gradient",
     "cost_grad",

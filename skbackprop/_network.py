@@ -218,6 +218,55 @@ def init_params(layer_sizes, activation="relu", random_state=None, dtype=np.floa
     return theta
 
 
+def forward_layers(
+    coefs, intercepts, X, activation, out_activation="identity", chunk_size=None
+):
+    """Forward cascade over per-layer weights, block by block.
+
+    ``Z(l) = A(l-1) W(l) + b(l)``, ``A(l) = g(Z(l))`` for the hidden layers,
+    and the output activation (None: none, returning the logits ``Z(L)``)
+    for the last.  Allocates its own memory, so it is safe to call from
+    several threads at once.
+
+    Parameters
+    ----------
+    coefs, intercepts : list of ndarray
+        ``W(l)`` and ``b(l)``, as returned by :func:`unpack_params`.
+    X : {ndarray, sparse matrix} of shape (n_samples, n_features)
+        Input rows.
+    activation : str
+        Hidden activation.
+    out_activation : str or None, default="identity"
+        Output activation; None returns the logits.
+    chunk_size : int, default=None
+        Rows per block; bounds the memory of the hidden activations.
+
+    Returns
+    -------
+    A : ndarray of shape (n_samples, n_outputs)
+        ``A(L)`` (or ``Z(L)``), in the dtype of the products.
+    """
+    m = X.shape[0]
+    if chunk_size is None:
+        chunk_size = max(64, _CHUNK_ELEMENTS // max(len(b) for b in intercepts))
+    dtype = np.result_type(X.dtype, coefs[0].dtype)
+    out = np.empty((m, len(intercepts[-1])), dtype)
+    L = len(coefs)
+    for start in range(0, m, chunk_size):
+        A = X[start : start + chunk_size]
+        for l in range(L):
+            Z = np.asarray(A @ coefs[l], dtype=dtype)
+            Z += intercepts[l]
+            if l < L - 1:
+                A = HIDDEN_ACTIVATIONS[activation](Z)
+            elif out_activation is not None:
+                A = OUTPUT_ACTIVATIONS[out_activation](Z)
+            else:
+                A = Z
+        out[start : start + chunk_size] = A
+    return out
+
+
 class Network:
     """A feed-forward network's structure, with reusable work buffers.
 
@@ -315,34 +364,11 @@ class Network:
 
     # -- forward --------------------------------------------------------------
     def forward(self, theta, X):
-        """Output activations ``A(L)`` for ``X``, computed block by block.
-
-        Parameters
-        ----------
-        theta : ndarray of shape (n_params,)
-            Flat parameters.
-        X : {ndarray, sparse matrix} of shape (n_samples, n_features)
-            Input rows.
-
-        Returns
-        -------
-        A : ndarray of shape (n_samples, n_outputs)
-            Output of the network (probabilities for the log-losses).
-        """
+        """Output activations ``A(L)`` for ``X`` (see :func:`forward_layers`)."""
         coefs, intercepts = self.unpack(self._as_theta(theta))
-        m = X.shape[0]
-        out = np.empty((m, self.layer_sizes[-1]), self.dtype)
-        for start in range(0, m, self.chunk_size):
-            A = X[start : start + self.chunk_size]
-            for l, (W, b) in enumerate(zip(coefs, intercepts, strict=True)):
-                Z = np.asarray(A @ W, dtype=self.dtype)
-                Z += b
-                if l < len(coefs) - 1:
-                    A = HIDDEN_ACTIVATIONS[self.activation](Z)
-                else:
-                    A = OUTPUT_ACTIVATIONS[self.out_activation](Z)
-            out[start : start + self.chunk_size] = A
-        return out
+        return forward_layers(
+            coefs, intercepts, X, self.activation, self.out_activation, self.chunk_size
+        )
 
     # -- cost and gradient ----------------------------------------------------
     def cost_grad(self, theta, X, Y, sample_weight=None, alpha=0.0, out=None):
