@@ -45,6 +45,8 @@ def network_hessp(
     coefs, intercepts = net.unpack(theta)
     V_coefs, V_intercepts = net.unpack(v)
     m = X.shape[0]
+    if m == 0:
+        raise ValueError("Cannot compute the curvature of an empty batch (0 rows).")
     S = float(m) if sample_weight is None else float(np.sum(sample_weight))
     if not S > 0:
         raise ValueError(f"The sample weights must have a positive sum, got {S!r}.")

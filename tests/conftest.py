@@ -1,0 +1,70 @@
+"""Shared fixtures: small random problems for every loss of the engine."""
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from skbackprop import init_params, unpack_params
+
+# Outputs per loss, in the target encoding ``cost_grad`` expects.
+N_OUTPUTS = {"log_loss": 3, "binary_log_loss": 2, "squared_error": 2, "poisson": 2}
+
+
+def _make_problem(loss, n_samples=25, n_features=4, sparse=False, seed=0):
+    """``X`` (half zeros, dense or CSR) and targets ``Y`` encoded for ``loss``."""
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n_samples, n_features))
+    X[rng.random(X.shape) < 0.5] = 0.0
+    n_outputs = N_OUTPUTS[loss]
+    if loss == "log_loss":
+        Y = np.eye(n_outputs)[rng.integers(0, n_outputs, n_samples)]
+    elif loss == "binary_log_loss":
+        Y = rng.integers(0, 2, (n_samples, n_outputs)).astype(np.float64)
+    elif loss == "squared_error":
+        Y = rng.normal(size=(n_samples, n_outputs))
+    else:
+        Y = rng.poisson(1.5, (n_samples, n_outputs)).astype(np.float64)
+    return (sp.csr_matrix(X) if sparse else X), Y
+
+
+@pytest.fixture
+def make_problem():
+    """Factory ``make_problem(loss, n_samples=25, n_features=4, sparse=False,
+    seed=0) -> (X, Y)``."""
+    return _make_problem
+
+
+def _relu_margin(theta, X, sizes):
+    """Smallest ``|z|`` over the hidden pre-activations of a ReLU network."""
+    coefs, intercepts = unpack_params(theta, sizes)
+    A = X.toarray() if sp.issparse(X) else np.asarray(X)
+    margin = np.inf
+    for W, b in zip(coefs[:-1], intercepts[:-1], strict=True):
+        Z = A @ W + b
+        margin = min(margin, np.abs(Z).min())
+        A = np.maximum(Z, 0)
+    return margin
+
+
+def _make_theta(X, sizes, activation, seed=0, margin=1e-3):
+    """Glorot weights plus random biases (none zero), away from ReLU's kinks.
+
+    For ReLU, seeds are tried from ``seed`` on until every hidden
+    pre-activation on ``X`` is at least ``margin`` away from 0, so that finite
+    differences never step across a kink.
+    """
+    for s in range(seed, seed + 100):
+        theta = init_params(sizes, activation, random_state=s)
+        _, intercepts = unpack_params(theta, sizes)
+        rng = np.random.default_rng(s)
+        for b in intercepts:
+            b += rng.uniform(-0.5, 0.5, b.shape)
+        if activation != "relu" or _relu_margin(theta, X, sizes) > margin:
+            return theta
+    raise RuntimeError("No kink-free parameters found.")  # pragma: no cover
+
+
+@pytest.fixture
+def make_theta():
+    """Factory ``make_theta(X, sizes, activation, seed=0) -> theta``."""
+    return _make_theta
