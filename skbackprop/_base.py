@@ -49,16 +49,32 @@ _SOLVER_NAMES = (
 )
 
 
+def _is_dask_collection(X):
+    """Whether ``X`` is a Dask collection (without importing Dask)."""
+    return hasattr(X, "__dask_graph__")
+
+
 class _Diverged(Exception):
     """The loss became non-finite."""
 
 
 class _Objective:
-    """The regularized cost of one data set, as a function of ``theta`` alone."""
+    """The regularized cost of one in-memory data set, as a function of ``theta``.
 
-    def __init__(self, net, X, Y, sample_weight, alpha):
+    The full-batch ``cost_grad``/``hessp`` serve every solver; mini-batch
+    gradient descent draws ``batches`` and evaluates ``cost_grad_rows``.
+    """
+
+    def __init__(self, net, X, Y, sample_weight, alpha, y=None):
         self.net, self.X, self.Y, self.sample_weight = net, X, Y, sample_weight
         self.alpha = alpha
+        self.y = y  # the raw targets, for splitting and scoring
+        self.n_samples = X.shape[0]
+        self.weight_sum = (
+            float(self.n_samples)
+            if sample_weight is None
+            else float(np.sum(sample_weight))
+        )
 
     def cost_grad(self, theta):
         return self.net.cost_grad(theta, self.X, self.Y, self.sample_weight, self.alpha)
@@ -74,6 +90,31 @@ class _Objective:
             self.alpha,
             curvature,
         )
+
+    def batches(self, batch_size, shuffle, rng):
+        """Row selections of one epoch of mini-batches."""
+        m = self.n_samples
+        order = rng.permutation(m) if shuffle else None
+        for start in range(0, m, batch_size):
+            if order is None:
+                yield slice(start, start + batch_size)
+            else:
+                yield order[start : start + batch_size]
+
+    def cost_grad_rows(self, theta, rows):
+        """``(J_b, D_b, S_b)`` of a mini-batch, ``D_b`` unbiased for ``D``.
+
+        The penalty is scaled by ``S_b / S`` so that ``D_b`` has the full-batch
+        ``D`` as its expectation.  ``J_b`` is None for a batch of zero weight.
+        """
+        sw = None if self.sample_weight is None else self.sample_weight[rows]
+        X = self.X[rows]
+        S_b = float(X.shape[0] if sw is None else np.sum(sw))
+        if S_b <= 0:
+            return None, None, 0.0
+        alpha = self.alpha * S_b / self.weight_sum
+        J, D = self.net.cost_grad(theta, X, self.Y[rows], sw, alpha)
+        return J, D, S_b
 
 
 class _Progress:
@@ -355,14 +396,18 @@ class BaseBackprop(BaseEstimator, metaclass=ABCMeta):
         first_pass = not hasattr(self, "coefs_") or (
             not self.warm_start and not incremental
         )
-        X, y = self._validate_input(X, y, incremental, reset=first_pass)
-        if sp.issparse(X):
-            X = X.tocsr()
-        dtype = X.dtype
-        sample_weight = self._check_weights(sample_weight, X, y)
-        Y = self._encode_targets(y, dtype)
-        loss = self._loss_name(Y)
-        sizes = (X.shape[1], *hidden, Y.shape[1])
+        if _is_dask_collection(X):
+            from skbackprop._dask import dask_objective
+
+            objective = dask_objective(
+                self, X, y, sample_weight, hidden, incremental, first_pass
+            )
+        else:
+            objective = self._objective(
+                X, y, sample_weight, hidden, incremental, first_pass
+            )
+        net = objective.net
+        sizes, dtype = net.layer_sizes, net.dtype
         if not first_pass:
             fitted = tuple(
                 [self.coefs_[0].shape[0]] + [c.shape[1] for c in self.coefs_]
@@ -375,9 +420,6 @@ class BaseBackprop(BaseEstimator, metaclass=ABCMeta):
                 )
 
         rng = check_random_state(self.random_state)
-        net = Network(
-            sizes, self.activation, loss, dtype=dtype, chunk_size=self.chunk_size
-        )
         if first_pass:
             theta = init_params(sizes, self.activation, rng, dtype)
         else:
@@ -388,9 +430,7 @@ class BaseBackprop(BaseEstimator, metaclass=ABCMeta):
 
         validation = None
         if self.early_stopping and not incremental:
-            X, Y, sample_weight, validation = self._split_validation(
-                X, y, Y, sample_weight, rng
-            )
+            objective, validation = self._split_validation(objective, rng)
 
         solver = self._solver_name()
         continuing = not first_pass and solver == "gd"
@@ -404,10 +444,9 @@ class BaseBackprop(BaseEstimator, metaclass=ABCMeta):
         )
         if solver == "gd":
             theta, result, loss_value = self._run_gd(
-                net, theta, X, Y, sample_weight, progress, rng, incremental
+                objective, theta, progress, rng, incremental
             )
         else:
-            objective = _Objective(net, X, Y, sample_weight, self.alpha)
             theta, result, loss_value = self._run_scipy(
                 solver, objective, theta, progress
             )
@@ -436,6 +475,23 @@ class BaseBackprop(BaseEstimator, metaclass=ABCMeta):
         self.optimize_result_ = result
         return self
 
+    def _objective(self, X, y, sample_weight, hidden, incremental, first_pass):
+        """Validate in-memory data and bind it to a new network."""
+        X, y = self._validate_input(X, y, incremental, reset=first_pass)
+        if sp.issparse(X):
+            X = X.tocsr()
+        sample_weight = self._check_weights(sample_weight, X, y)
+        Y = self._encode_targets(y, X.dtype)
+        sizes = (X.shape[1], *hidden, Y.shape[1])
+        net = Network(
+            sizes,
+            self.activation,
+            self._loss_name(Y),
+            dtype=X.dtype,
+            chunk_size=self.chunk_size,
+        )
+        return _Objective(net, X, Y, sample_weight, self.alpha, y=y)
+
     def _check_weights(self, sample_weight, X, y):
         if sample_weight is not None:
             sample_weight = _check_sample_weight(
@@ -456,25 +512,28 @@ class BaseBackprop(BaseEstimator, metaclass=ABCMeta):
             )
         return sample_weight
 
-    def _split_validation(self, X, y, Y, sample_weight, rng):
-        arrays = [X, Y, y] + ([sample_weight] if sample_weight is not None else [])
+    def _split_validation(self, objective, rng):
+        """A training objective on part of the data, and held-out data to score."""
+        o = objective
+        arrays = [o.X, o.Y, o.y]
+        if o.sample_weight is not None:
+            arrays.append(o.sample_weight)
         split = train_test_split(
             *arrays,
             random_state=rng,
             test_size=self.validation_fraction,
-            stratify=self._stratify(y),
+            stratify=self._stratify(o.y),
         )
-        X_train, X_val, Y_train, _, _, y_val = split[:6]
-        sw_train, sw_val = (
-            (split[6], split[7]) if sample_weight is not None else (None, None)
-        )
+        X_train, X_val, Y_train, _, y_train, y_val = split[:6]
+        sw_train, sw_val = split[6:8] if o.sample_weight is not None else (None, None)
         if X_val.shape[0] < 2:
             raise ValueError(
                 f"validation_fraction={self.validation_fraction} leaves "
                 f"{X_val.shape[0]} sample(s) for validation; use more data or a "
                 "larger fraction."
             )
-        return X_train, Y_train, sw_train, (X_val, y_val, sw_val)
+        train = _Objective(o.net, X_train, Y_train, sw_train, o.alpha, y=y_train)
+        return train, (X_val, y_val, sw_val)
 
     def _validation_score(self, net, theta, X_val, y_val, sw_val):
         A = net.forward(theta, X_val)
@@ -531,15 +590,16 @@ class BaseBackprop(BaseEstimator, metaclass=ABCMeta):
                 )
         if theta_end is None:  # fall back to the last accepted finite iterate
             theta_end = theta if progress.last_theta is None else progress.last_theta
-        loss_value, _ = objective.cost_grad(theta_end)
-        return theta_end, result, loss_value
+        elif result is not None and theta_end is result.x:
+            return theta_end, result, result.fun
+        return theta_end, result, objective.cost_grad(theta_end)[0]
 
     def _warn_divergence(self, loss, n_iter):
         warnings.warn(
             _divergence_message(self, loss, n_iter), ConvergenceWarning, stacklevel=5
         )
 
-    def _run_gd(self, net, theta, X, Y, sample_weight, progress, rng, incremental):
+    def _run_gd(self, objective, theta, progress, rng, incremental):
         if not incremental or not hasattr(self, "_optimizer"):
             self._optimizer = GradientDescent(
                 self.learning_rate_init,
@@ -550,45 +610,31 @@ class BaseBackprop(BaseEstimator, metaclass=ABCMeta):
             )
         opt = self._optimizer
         progress.reduce_step = opt.reduce
-        m = X.shape[0]
-        S = float(m) if sample_weight is None else float(np.sum(sample_weight))
+        S = objective.weight_sum
         batch = self.batch_size
-        full_batch = batch is None or batch >= m
+        full_batch = batch is None or batch >= objective.n_samples
         last_finite = theta.copy()
         epochs = 1 if incremental else self.max_iter
+
+        def step(J, D):
+            if not (np.isfinite(J) and np.isfinite(D).all()):
+                raise _Diverged(J)
+            last_finite[...] = theta
+            opt.update(theta, D)
+
         loss_value = np.nan
         try:
             for _ in range(epochs):
                 if full_batch:
-                    J, D = net.cost_grad(theta, X, Y, sample_weight, self.alpha)
-                    if not (np.isfinite(J) and np.isfinite(D).all()):
-                        raise _Diverged(J)
-                    last_finite[...] = theta
-                    opt.update(theta, D)
-                    epoch_loss = J
+                    epoch_loss, D = objective.cost_grad(theta)
+                    step(epoch_loss, D)
                 else:
                     epoch_loss = 0.0
-                    order = rng.permutation(m) if self.shuffle else None
-                    for start in range(0, m, batch):
-                        rows = (
-                            order[start : start + batch]
-                            if order is not None
-                            else slice(start, start + batch)
-                        )
-                        sw = None if sample_weight is None else sample_weight[rows]
-                        S_b = float(X[rows].shape[0] if sw is None else np.sum(sw))
-                        if S_b <= 0:
-                            continue
-                        # alpha * S_b / S keeps each batch's gradient an unbiased
-                        # estimate of the full-batch D.
-                        J, D = net.cost_grad(
-                            theta, X[rows], Y[rows], sw, self.alpha * S_b / S
-                        )
-                        if not (np.isfinite(J) and np.isfinite(D).all()):
-                            raise _Diverged(J)
-                        last_finite[...] = theta
-                        opt.update(theta, D)
-                        epoch_loss += J * S_b / S
+                    for rows in objective.batches(batch, self.shuffle, rng):
+                        J, D, S_b = objective.cost_grad_rows(theta, rows)
+                        if J is not None:
+                            step(J, D)
+                            epoch_loss += J * S_b / S
                 loss_value = epoch_loss
                 progress(theta, epoch_loss)
             else:
@@ -604,19 +650,25 @@ class BaseBackprop(BaseEstimator, metaclass=ABCMeta):
         except _Diverged as exc:
             theta = last_finite
             self._warn_divergence(exc.args[0], progress.n_iter + 1)
-            loss_value = net.cost_grad(theta, X, Y, sample_weight, self.alpha)[0]
+            loss_value = objective.cost_grad(theta)[0]
         except KeyboardInterrupt:
             warnings.warn(
                 "Training interrupted by user.", ConvergenceWarning, stacklevel=4
             )
             if not np.isfinite(theta).all():
                 theta = last_finite
-            loss_value = net.cost_grad(theta, X, Y, sample_weight, self.alpha)[0]
+            loss_value = objective.cost_grad(theta)[0]
         return theta, None, loss_value
 
     # -- predict -----------------------------------------------------------------
     def _forward(self, X, out_activation="default"):
         check_is_fitted(self)
+        if out_activation == "default":
+            out_activation = self.out_activation_
+        if _is_dask_collection(X):
+            from skbackprop._dask import dask_forward
+
+            return dask_forward(self, X, out_activation)
         X = validate_data(
             self,
             X,
@@ -626,8 +678,6 @@ class BaseBackprop(BaseEstimator, metaclass=ABCMeta):
         )
         if sp.issparse(X):
             X = X.tocsr()
-        if out_activation == "default":
-            out_activation = self.out_activation_
         return forward_layers(
             self.coefs_,
             self.intercepts_,

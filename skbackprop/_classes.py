@@ -5,7 +5,6 @@ scoring.
 """
 
 import numpy as np
-from scipy.special import log_expit, log_softmax
 from sklearn.base import ClassifierMixin, RegressorMixin, _fit_context
 from sklearn.metrics import accuracy_score, r2_score
 from sklearn.preprocessing import LabelBinarizer
@@ -321,7 +320,7 @@ class BackpropClassifier(ClassifierMixin, BaseBackprop):
             binarizer = LabelBinarizer().fit(y)
             if len(binarizer.classes_) < 2:
                 raise ValueError(
-                    "The training data hold a single class "
+                    "The training data hold only one class "
                     f"({binarizer.classes_[0]!r}); a classifier needs at least "
                     "two classes."
                 )
@@ -453,14 +452,16 @@ class BackpropClassifier(ClassifierMixin, BaseBackprop):
             independent probability of each label).
         """
         A = self._forward(X)
-        if self.n_outputs_ == 1 and self._label_binarizer.y_type_ == "binary":
-            return np.hstack([1 - A, A])
+        if self.out_activation_ == "logistic":
+            # Each probability is mathematically inside (0, 1); keep it inside
+            # the representable open interval rather than rounding to 0 or 1.
+            np.clip(A, np.finfo(A.dtype).tiny, np.nextafter(A.dtype.type(1), 0), out=A)
+            if self._label_binarizer.y_type_ == "binary":
+                return np.hstack([1 - A, A])
         return A
 
     def predict_log_proba(self, X):
-        """Logarithm of the class probabilities, computed from the logits.
-
-        Exact where ``np.log(predict_proba(X))`` would round to ``-inf``.
+        """Logarithm of the class probabilities.
 
         Parameters
         ----------
@@ -470,14 +471,11 @@ class BackpropClassifier(ClassifierMixin, BaseBackprop):
         Returns
         -------
         log_proba : ndarray of shape (n_samples, n_classes)
-            Log-probabilities in the order of ``classes_``.
+            ``np.log(predict_proba(X))``: ``-inf`` where a probability
+            rounds to zero.
         """
-        Z = self._forward(X, out_activation=None)
-        if self.out_activation_ == "softmax":
-            return log_softmax(Z, axis=1)
-        if self.n_outputs_ == 1 and self._label_binarizer.y_type_ == "binary":
-            return np.hstack([log_expit(-Z), log_expit(Z)])
-        return log_expit(Z)
+        with np.errstate(divide="ignore"):
+            return np.log(self.predict_proba(X))
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -387,6 +387,23 @@ class Network:
         if not S > 0:
             raise ValueError(f"The sample weights must have a positive sum, got {S!r}.")
         D = np.empty(self.n_params, self.dtype) if out is None else out
+        # Far from a minimum (a line search's trial step, a too-large learning
+        # rate) the cost can overflow: J is then inf or nan, which the solvers
+        # handle and the estimators report; numpy's warnings would only be noise.
+        with np.errstate(over="ignore", invalid="ignore"):
+            J = self._accumulate(coefs, intercepts, X, Y, sample_weight, D)
+            # D(l) = (Delta(l) + alpha W(l)) / S; biases (after n_coefs) are
+            # not regularized.
+            W = theta[: self.n_coefs]
+            if alpha:
+                J += 0.5 * alpha * float(np.dot(W, W))
+                D[: self.n_coefs] += alpha * W
+            D *= self.dtype.type(1.0 / S)
+        return J / S, D
+
+    def _accumulate(self, coefs, intercepts, X, Y, sample_weight, D):
+        """Loss sum and ``Delta`` over all rows, block by block, into ``D``."""
+        m = X.shape[0]
         chunk = self.chunk_size
         buffers = self._buffers(min(chunk, m))
         J = 0.0
@@ -401,13 +418,7 @@ class Network:
             )
             if start:
                 D += G
-        # D(l) = (Delta(l) + alpha W(l)) / S; biases (after n_coefs) unregularized.
-        W = theta[: self.n_coefs]
-        if alpha:
-            J += 0.5 * alpha * float(np.dot(W, W))
-            D[: self.n_coefs] += alpha * W
-        D *= self.dtype.type(1.0 / S)
-        return J / S, D
+        return J
 
     def _block(self, coefs, intercepts, X, Y, sw, G, buffers):
         """Forward and backward over one block of rows; returns its loss sum.
