@@ -1,10 +1,18 @@
 """Shared fixtures: small random problems for every loss of the engine."""
 
+import os
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from threadpoolctl import threadpool_limits
 
 from skbackprop import init_params, unpack_params
+
+# Under pytest-xdist every worker is a process of its own: one BLAS thread each
+# keeps the workers from oversubscribing the cores (the tests' matrices are small).
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    threadpool_limits(1)
 
 # Outputs per loss, in the target encoding ``cost_grad`` expects.
 N_OUTPUTS = {"log_loss": 3, "binary_log_loss": 2, "squared_error": 2, "poisson": 2}
