@@ -42,14 +42,29 @@ def network_hessp(
     v = net._as_theta(v)
     if v.shape != theta.shape:
         raise ValueError(f"v must have shape {theta.shape}, got {v.shape}.")
-    coefs, intercepts = net.unpack(theta)
-    V_coefs, V_intercepts = net.unpack(v)
     m = X.shape[0]
     if m == 0:
         raise ValueError("Cannot compute the curvature of an empty batch (0 rows).")
     S = float(m) if sample_weight is None else float(np.sum(sample_weight))
     if not S > 0:
         raise ValueError(f"The sample weights must have a positive sum, got {S!r}.")
+    Hv = hessp_sum(net, theta, v, X, Y, sample_weight, curvature)
+    Hv[: net.n_coefs] += alpha * v[: net.n_coefs]
+    Hv /= S
+    return Hv
+
+
+def hessp_sum(net, theta, v, X, Y, sample_weight, curvature):
+    """The data part of ``S H v`` (or ``S G v``): a sum over the rows of ``X``.
+
+    Neither the penalty ``alpha V(l)`` nor the division by ``S``: the part of
+    :func:`network_hessp` that splits exactly over row blocks, so that partial
+    sums over the blocks of a data set add up to it.  ``theta`` and ``v`` are
+    in the network's dtype; zero rows give zeros.
+    """
+    coefs, intercepts = net.unpack(theta)
+    V_coefs, V_intercepts = net.unpack(v)
+    m = X.shape[0]
     Hv = np.zeros(net.n_params, net.dtype)
     H_coefs, H_intercepts = net.unpack(Hv)
     exact = curvature == "exact"
@@ -69,8 +84,6 @@ def network_hessp(
             H_intercepts,
             exact,
         )
-    Hv[: net.n_coefs] += alpha * v[: net.n_coefs]
-    Hv /= S
     return Hv
 
 
