@@ -4,6 +4,8 @@ They differ only in target encoding, output activation and loss, and
 scoring.
 """
 
+import functools
+
 import numpy as np
 from sklearn.base import ClassifierMixin, RegressorMixin, _fit_context
 from sklearn.metrics import accuracy_score, r2_score
@@ -17,7 +19,7 @@ from sklearn.utils.multiclass import (
 )
 from sklearn.utils.validation import column_or_1d, validate_data
 
-from skbackprop._base import BaseBackprop, gd_only
+from skbackprop._base import BaseBackprop, _is_dask_collection, gd_only
 
 _SHARED_PARAMETERS = """\
     hidden_layer_sizes : array-like of shape (n_layers - 2,) or int, default=(100,)
@@ -179,6 +181,31 @@ _SHARED_ATTRIBUTES = """\
         What SciPy returned; None for ``solver="gd"`` or when the fit was
         stopped by the callback, early stopping or an interrupt.
 """
+
+
+def _probabilities(A, out_activation, binary):
+    """Class probabilities from the output activations ``A(L)`` (clipped in place)."""
+    if out_activation == "logistic":
+        # Each probability is mathematically inside (0, 1); keep it inside
+        # the representable open interval rather than rounding to 0 or 1.
+        np.clip(A, np.finfo(A.dtype).tiny, np.nextafter(A.dtype.type(1), 0), out=A)
+        if binary:
+            return np.hstack([1 - A, A])
+    return A
+
+
+def _dask_aware(mixin_score):
+    """The mixin's ``score``; for Dask input computed on the cluster (a float)."""
+
+    @functools.wraps(mixin_score)
+    def score(self, X, y, sample_weight=None):
+        if _is_dask_collection(X):
+            from skbackprop._dask import dask_score
+
+            return dask_score(self, X, y, sample_weight)
+        return mixin_score(self, X, y, sample_weight=sample_weight)
+
+    return score
 
 
 class BackpropClassifier(ClassifierMixin, BaseBackprop):
@@ -433,8 +460,13 @@ class BackpropClassifier(ClassifierMixin, BaseBackprop):
         Returns
         -------
         y : ndarray of shape (n_samples,) or (n_samples, n_labels)
-            Predicted labels (an indicator matrix for multilabel).
+            Predicted labels (an indicator matrix for multilabel); a lazy
+            Dask array for Dask input.
         """
+        if _is_dask_collection(X):
+            from skbackprop._dask import dask_predict
+
+            return dask_predict(self, X)
         return self._prediction_from_output(self._forward(X))
 
     def predict_proba(self, X):
@@ -449,16 +481,15 @@ class BackpropClassifier(ClassifierMixin, BaseBackprop):
         -------
         proba : ndarray of shape (n_samples, n_classes)
             Probabilities in the order of ``classes_`` (for multilabel, the
-            independent probability of each label).
+            independent probability of each label); a lazy Dask array for
+            Dask input.
         """
-        A = self._forward(X)
-        if self.out_activation_ == "logistic":
-            # Each probability is mathematically inside (0, 1); keep it inside
-            # the representable open interval rather than rounding to 0 or 1.
-            np.clip(A, np.finfo(A.dtype).tiny, np.nextafter(A.dtype.type(1), 0), out=A)
-            if self._label_binarizer.y_type_ == "binary":
-                return np.hstack([1 - A, A])
-        return A
+        if _is_dask_collection(X):
+            from skbackprop._dask import dask_predict_proba
+
+            return dask_predict_proba(self, X)
+        binary = self._label_binarizer.y_type_ == "binary"
+        return _probabilities(self._forward(X), self.out_activation_, binary)
 
     def predict_log_proba(self, X):
         """Logarithm of the class probabilities.
@@ -474,8 +505,14 @@ class BackpropClassifier(ClassifierMixin, BaseBackprop):
             ``np.log(predict_proba(X))``: ``-inf`` where a probability
             rounds to zero.
         """
+        if _is_dask_collection(X):
+            from skbackprop._dask import dask_predict_proba
+
+            return dask_predict_proba(self, X, log=True)
         with np.errstate(divide="ignore"):
             return np.log(self.predict_proba(X))
+
+    score = _dask_aware(ClassifierMixin.score)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -676,9 +713,16 @@ class BackpropRegressor(RegressorMixin, BaseBackprop):
         Returns
         -------
         y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
-            Predictions (the mean count for ``loss="poisson"``).
+            Predictions (the mean count for ``loss="poisson"``); a lazy Dask
+            array for Dask input.
         """
+        if _is_dask_collection(X):
+            from skbackprop._dask import dask_predict
+
+            return dask_predict(self, X)
         return self._prediction_from_output(self._forward(X))
+
+    score = _dask_aware(RegressorMixin.score)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
