@@ -11,13 +11,18 @@ derivative of the loss with respect to the output pre-activations ``Z(L)``.
   warnings for any finite ``Z``;
 * ``output_jvp(A, RZ)``: the Jacobian of ``A(L)`` with respect to ``Z(L)`` times
   ``RZ`` (the output step of the R-operator; equal to the loss Hessian times
-  ``RZ`` for these matched pairs).
+  ``RZ`` for these matched pairs);
+* ``loss_signal(Z, Y)``: ``row_loss(Z, Y)`` and, in place of ``Z``, the output
+  signal ``d(L) = A(L) - Y``, in one pass over the logits (the gradient's
+  output step).
 """
 
 from typing import NamedTuple
 
 import numpy as np
 from scipy.special import logsumexp, xlogy
+
+from skbackprop._activations import OUTPUT_ACTIVATIONS
 
 
 def _row_dot(U, V):
@@ -46,6 +51,30 @@ def _poisson(Z, Y):
     return (A - Y * Z).sum(axis=1) + (xlogy(Y, Y) - Y).sum(axis=1)
 
 
+def _softmax_loss_signal(Z, Y):
+    # With z' = z - max(z): loss = log sum exp(z') - y.z' (rows of Y sum to 1)
+    # and softmax(z) = exp(z') / sum exp(z'); one max, one exp, one sum.
+    Z -= Z.max(axis=1, keepdims=True)
+    yz = _row_dot(Y, Z)
+    np.exp(Z, out=Z)
+    s = Z.sum(axis=1)
+    Z /= s[:, None]
+    Z -= Y
+    row_loss = np.log(s, out=s)
+    row_loss -= yz
+    return row_loss
+
+
+def _generic_loss_signal(name):
+    def loss_signal(Z, Y):
+        row_loss = LOSSES[name].row_loss(Z, Y)
+        OUTPUT_ACTIVATIONS[LOSSES[name].out_activation](Z)
+        Z -= Y
+        return row_loss
+
+    return loss_signal
+
+
 def _softmax_jvp(A, RZ):
     return A * (RZ - _row_dot(A, RZ)[:, None])
 
@@ -68,11 +97,21 @@ class Loss(NamedTuple):
     out_activation: str
     row_loss: object
     output_jvp: object
+    loss_signal: object
 
 
 LOSSES = {
-    "log_loss": Loss("softmax", _softmax_log_loss, _softmax_jvp),
-    "binary_log_loss": Loss("logistic", _binary_log_loss, _logistic_jvp),
-    "squared_error": Loss("identity", _squared_error, _identity_jvp),
-    "poisson": Loss("exp", _poisson, _exp_jvp),
+    "log_loss": Loss(
+        "softmax", _softmax_log_loss, _softmax_jvp, _softmax_loss_signal
+    ),
+    "binary_log_loss": Loss(
+        "logistic",
+        _binary_log_loss,
+        _logistic_jvp,
+        _generic_loss_signal("binary_log_loss"),
+    ),
+    "squared_error": Loss(
+        "identity", _squared_error, _identity_jvp, _generic_loss_signal("squared_error")
+    ),
+    "poisson": Loss("exp", _poisson, _exp_jvp, _generic_loss_signal("poisson")),
 }

@@ -443,13 +443,10 @@ class Network:
             if l < L - 1:
                 HIDDEN_ACTIVATIONS[self.activation](Z)
 
-        # Loss from the logits Z(L), then A(L) and the output signal A(L) - Y.
-        loss = LOSSES[self.loss]
-        Z = acts[L]
-        row_loss = loss.row_loss(Z, Y)
+        # Loss from the logits Z(L); Z(L) becomes the output signal A(L) - Y.
+        delta = acts[L]
+        row_loss = LOSSES[self.loss].loss_signal(delta, Y)
         J = float(row_loss.sum() if sw is None else np.dot(sw, row_loss))
-        delta = OUTPUT_ACTIVATIONS[loss.out_activation](Z)
-        np.subtract(delta, Y, out=delta)
         if sw is not None:
             delta *= sw[:, None]
 
