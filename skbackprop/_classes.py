@@ -242,8 +242,8 @@ class BackpropClassifier(ClassifierMixin, BaseBackprop):
     See Also
     --------
     BackpropRegressor : The regressor.
-    sklearn.neural_network.MLPClassifier : scikit-learn's multi-layer
-        perceptron.
+    sklearn.neural_network.MLPClassifier : The multi-layer perceptron of
+        scikit-learn.
 
     Examples
     --------
@@ -548,8 +548,8 @@ class BackpropRegressor(RegressorMixin, BaseBackprop):
     See Also
     --------
     BackpropClassifier : The classifier.
-    sklearn.neural_network.MLPRegressor : scikit-learn's multi-layer
-        perceptron.
+    sklearn.neural_network.MLPRegressor : The multi-layer perceptron of
+        scikit-learn.
 
     Examples
     --------

@@ -187,8 +187,23 @@ def hessian_vector_product(
         Flat parameters.
     v : ndarray of shape (n_params,)
         The direction.
-    X, Y, layer_sizes, activation, loss, alpha, sample_weight, chunk_size
-        As in :func:`cost_grad`.
+    X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        Input rows, as in :func:`cost_grad`.
+    Y : array-like of shape (n_samples, n_outputs) or (n_samples,)
+        Targets in the output's encoding, as in :func:`cost_grad`.
+    layer_sizes : sequence of int
+        ``(n_features, *hidden_layer_sizes, n_outputs)``.
+    activation : {"relu", "tanh", "logistic", "identity"}, default="relu"
+        Hidden activation.
+    loss : {"log_loss", "binary_log_loss", "squared_error", "poisson"}, \
+            default="log_loss"
+        Loss, which fixes the output activation.
+    alpha : float, default=0.0
+        L2 penalty on the weights.
+    sample_weight : array-like of shape (n_samples,), default=None
+        Weights of the rows; their sum must be positive.
+    chunk_size : int, default=None
+        Rows per block of the accumulation.
 
     Returns
     -------
@@ -262,8 +277,23 @@ def gauss_newton_vector_product(
         Flat parameters.
     v : ndarray of shape (n_params,)
         The direction.
-    X, Y, layer_sizes, activation, loss, alpha, sample_weight, chunk_size
-        As in :func:`cost_grad`.
+    X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        Input rows, as in :func:`cost_grad`.
+    Y : array-like of shape (n_samples, n_outputs) or (n_samples,)
+        Targets in the output's encoding, as in :func:`cost_grad`.
+    layer_sizes : sequence of int
+        ``(n_features, *hidden_layer_sizes, n_outputs)``.
+    activation : {"relu", "tanh", "logistic", "identity"}, default="relu"
+        Hidden activation.
+    loss : {"log_loss", "binary_log_loss", "squared_error", "poisson"}, \
+            default="log_loss"
+        Loss, which fixes the output activation.
+    alpha : float, default=0.0
+        L2 penalty on the weights.
+    sample_weight : array-like of shape (n_samples,), default=None
+        Weights of the rows; their sum must be positive.
+    chunk_size : int, default=None
+        Rows per block of the accumulation.
 
     Returns
     -------
