@@ -369,9 +369,8 @@ class BaseBackprop(BaseEstimator, metaclass=ABCMeta):
             )
         if (
             isinstance(solver, str)
-            and solver != "gd"
             and self.curvature != "exact"
-            and not SCIPY_METHODS[solver][1]
+            and (solver == "gd" or not SCIPY_METHODS[solver][1])
         ):
             raise ValueError(
                 f"curvature={self.curvature!r} needs a solver that uses Hessian-vector "
