@@ -10,6 +10,9 @@ The public API:
 * :func:`check_gradient`: central finite differences against ``D``.
 * :func:`init_params`, :func:`pack_params`, :func:`unpack_params`,
   :func:`n_params`, :func:`predict_network`: the flat parameter layout.
+* :func:`trusted_types`, :class:`InconsistentVersionWarning`: loading saved
+  estimators safely with skops, and the warning for files from another
+  version.
 """
 
 from skbackprop._classes import BackpropClassifier, BackpropRegressor
@@ -23,11 +26,13 @@ from skbackprop._network import (
     predict_network,
     unpack_params,
 )
+from skbackprop._persistence import InconsistentVersionWarning, trusted_types
 from skbackprop._version import __version__
 
 __all__ = [
     "BackpropClassifier",
     "BackpropRegressor",
+    "InconsistentVersionWarning",
     "__version__",
     "check_gradient",
     "cost_grad",
@@ -37,5 +42,6 @@ __all__ = [
     "n_params",
     "pack_params",
     "predict_network",
+    "trusted_types",
     "unpack_params",
 ]

@@ -34,6 +34,7 @@ from skbackprop._network import (
     pack_params,
     unpack_params,
 )
+from skbackprop._persistence import PersistenceMixin
 from skbackprop._solvers import (
     SCIPY_METHODS,
     GradientDescent,
@@ -214,7 +215,7 @@ def _divergence_message(est, loss, n_iter):
     )
 
 
-class BaseBackprop(BaseEstimator, metaclass=ABCMeta):
+class BaseBackprop(PersistenceMixin, BaseEstimator, metaclass=ABCMeta):
     """Shared logic of :class:`BackpropClassifier` and :class:`BackpropRegressor`.
 
     Do not use directly.
@@ -452,6 +453,8 @@ class BaseBackprop(BaseEstimator, metaclass=ABCMeta):
 
         if validation is not None and progress.best_theta is not None:
             theta = progress.best_theta
+            # loss_ is the cost of the parameters kept, not of the last iterate.
+            loss_value = objective.cost_grad(theta)[0]
         theta = np.asarray(theta, dtype=dtype)
         if not np.isfinite(theta).all():
             raise ValueError(
@@ -556,6 +559,8 @@ class BaseBackprop(BaseEstimator, metaclass=ABCMeta):
             def hessp(t, v):
                 return np.asarray(objective.hessp(t, v, self.curvature), np.float64)
 
+        # TNC has no iteration limit of its own: stop it at max_iter ourselves.
+        cap = self.max_iter if "maxiter" not in options else None
         try:
             theta_end, result, stopped = minimize_scipy(
                 method,
@@ -564,6 +569,7 @@ class BaseBackprop(BaseEstimator, metaclass=ABCMeta):
                 options,
                 progress,
                 hessp=hessp,
+                max_iter=cap,
             )
         except _Diverged as exc:
             theta_end, result, stopped = None, None, "diverged"
@@ -622,11 +628,19 @@ class BaseBackprop(BaseEstimator, metaclass=ABCMeta):
             opt.update(theta, D)
 
         loss_value = np.nan
+        # The cost at the starting parameters: full-batch descent steps from
+        # it, and a fit that ends far above it has diverged (checked below).
+        J, D = objective.cost_grad(theta) if full_batch or not incremental else (0, 0)
+        start_loss = J
         try:
             for _ in range(epochs):
                 if full_batch:
-                    epoch_loss, D = objective.cost_grad(theta)
-                    step(epoch_loss, D)
+                    step(J, D)
+                    # Record the cost at the parameters the step produced, as
+                    # the SciPy solvers do: loss_curve_, loss_ and the
+                    # callback's (fun, x) then describe the same point.
+                    J, D = objective.cost_grad(theta)
+                    epoch_loss = J
                 else:
                     epoch_loss = 0.0
                     for rows in objective.batches(batch, self.shuffle, rng):
@@ -650,6 +664,7 @@ class BaseBackprop(BaseEstimator, metaclass=ABCMeta):
             theta = last_finite
             self._warn_divergence(exc.args[0], progress.n_iter + 1)
             loss_value = objective.cost_grad(theta)[0]
+            return theta, None, loss_value
         except KeyboardInterrupt:
             warnings.warn(
                 "Training interrupted by user.", ConvergenceWarning, stacklevel=4
@@ -657,6 +672,19 @@ class BaseBackprop(BaseEstimator, metaclass=ABCMeta):
             if not np.isfinite(theta).all():
                 theta = last_finite
             loss_value = objective.cost_grad(theta)[0]
+            return theta, None, loss_value
+        # A step size too large can blow the loss up without overflowing; the
+        # fit then stops for lack of improvement with useless weights.  More
+        # than doubling the starting loss is divergence, not mini-batch noise.
+        if not incremental and loss_value > 2 * start_loss + self.tol:
+            warnings.warn(
+                f"The training loss rose from {start_loss:.6g} to {loss_value:.6g} "
+                "during gradient descent: the steps are too large. Try a smaller "
+                f"learning_rate_init (now {self.learning_rate_init:g}), or scaling "
+                "the inputs (e.g. StandardScaler).",
+                ConvergenceWarning,
+                stacklevel=4,
+            )
         return theta, None, loss_value
 
     # -- predict -----------------------------------------------------------------
