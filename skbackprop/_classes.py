@@ -38,10 +38,13 @@ _SHARED_PARAMETERS = """\
           ``"trust-constr"``, which receive exact Hessian-vector products
           (see ``curvature``); the derivative-free ``"Nelder-Mead"``,
           ``"Powell"``, ``"COBYLA"``, ``"COBYQA"`` (tiny networks only).
-          Names are case-insensitive; ``"lbfgs"`` means ``"L-BFGS-B"``.
+          Names are SciPy's spelling or all lower case; ``"lbfgs"`` means
+          ``"L-BFGS-B"``.
         - a callable custom minimizer in SciPy's protocol
-          ``method(fun, x0, args, **kwargs) -> OptimizeResult``; it receives
-          ``jac=True``, ``hessp`` and ``callback``.
+          ``method(fun, x0, args, **kwargs) -> OptimizeResult``; ``fun``
+          returns ``J``, and the keyword arguments include ``jac`` (a
+          callable returning ``D``), ``hessp``, ``callback``, ``maxiter``
+          (``max_iter``) and the ``solver_options``.
         - ``"gd"``: gradient descent ``theta <- theta - eta D``, full batch by
           default, mini-batch when ``batch_size`` is set.
 

@@ -20,6 +20,10 @@ class StopTraining(Exception):
     """Raised from inside an optimizer's callback to end the fit early."""
 
 
+class _IterationLimit(Exception):
+    """Raised from the callback when a method without ``maxiter`` used up max_iter."""
+
+
 def _options(maxiter=None, tol=None, maxfun=None):
     def make(max_iter, tol_value, max_fun):
         opts = {}
@@ -78,19 +82,24 @@ def scipy_options(method, max_iter, tol, max_fun, solver_options):
     return options
 
 
-def minimize_scipy(method, fun, theta0, options, on_iteration, hessp=None):
+def minimize_scipy(
+    method, fun, theta0, options, on_iteration, hessp=None, max_iter=None
+):
     """Minimize ``fun`` (returning ``(J, D)``) with a SciPy method.
 
     ``method`` is a canonical name from :data:`SCIPY_METHODS` or a callable
     minimizer in SciPy's custom-method protocol.  ``on_iteration(theta, J)``
     is called after each iteration and may raise :class:`StopTraining`.
+    ``max_iter``, for methods without an iteration limit of their own (TNC),
+    ends the minimization after that many iterations with an unsuccessful
+    result, as SciPy's own limits do.
 
     Returns ``(theta, result, stopped)``: the final parameters, SciPy's
     :class:`~scipy.optimize.OptimizeResult` (None when the fit was stopped
     before SciPy returned), and the reason it was stopped early
     (None, ``"callback"`` or ``"interrupt"``).
     """
-    last = {"theta": None, "J": None, "accepted": theta0}
+    last = {"theta": None, "J": None, "accepted": theta0, "nit": 0}
     uses_jac = True if callable(method) else SCIPY_METHODS[method][0]
 
     def fun_jac(theta):
@@ -112,7 +121,11 @@ def minimize_scipy(method, fun, theta0, options, on_iteration, hessp=None):
             else:
                 J = fun(theta)[0]
         last["accepted"] = np.array(theta, copy=True)
-        on_iteration(last["accepted"], float(J))
+        last["nit"] += 1
+        last["fun"] = float(J)
+        on_iteration(last["accepted"], last["fun"])
+        if max_iter is not None and last["nit"] >= max_iter:
+            raise _IterationLimit
 
     kwargs = {"method": method, "options": options, "callback": callback}
     if uses_jac:
@@ -136,6 +149,15 @@ def minimize_scipy(method, fun, theta0, options, on_iteration, hessp=None):
         ) from None
     except StopTraining:
         return last["accepted"], None, "callback"
+    except _IterationLimit:
+        result = OptimizeResult(
+            x=last["accepted"],
+            fun=last["fun"],
+            nit=last["nit"],
+            success=False,
+            status=1,
+            message="Maximum number of iterations has been exceeded.",
+        )
     except KeyboardInterrupt:
         return last["accepted"], None, "interrupt"
     return result.x, result, None
