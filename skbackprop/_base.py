@@ -5,6 +5,7 @@ share.  The subclasses only say how targets are encoded, which loss they
 use, and how predictions are scored.
 """
 
+import copy
 import numbers
 import warnings
 from abc import ABCMeta, abstractmethod
@@ -202,7 +203,15 @@ class _Progress:
             raise StopTraining
 
 
-def _divergence_message(est, loss, n_iter):
+def _divergence_message(est, loss, n_iter, kept_loss=0.0):
+    if not np.isfinite(kept_loss):
+        # Not even the initial parameters have a finite loss.
+        return (
+            f"The training loss is non-finite ({kept_loss}) at the starting "
+            "parameters: the network's outputs overflow on these data, so "
+            "training could not start and those parameters were kept. "
+            "Scale the inputs (e.g. StandardScaler), and large regression targets."
+        )
     advice = (
         f"a smaller learning_rate_init (now {est.learning_rate_init:g})"
         if est._solver_name() == "gd"
@@ -384,6 +393,10 @@ class BaseBackprop(PersistenceMixin, BaseEstimator, metaclass=ABCMeta):
         # Transactional: if anything fails, the estimator is left as it was.
         saved = self.__dict__.copy()
         try:
+            if incremental:
+                # scikit-learn validates partial_fit's settings on the first
+                # call only; set_params may have changed them since.
+                self._validate_params()
             return self._fit_unsafe(X, y, sample_weight, incremental)
         except BaseException:
             self.__dict__.clear()
@@ -520,12 +533,19 @@ class BaseBackprop(PersistenceMixin, BaseEstimator, metaclass=ABCMeta):
         arrays = [o.X, o.Y, o.y]
         if o.sample_weight is not None:
             arrays.append(o.sample_weight)
-        split = train_test_split(
-            *arrays,
-            random_state=rng,
-            test_size=self.validation_fraction,
-            stratify=self._stratify(o.y),
-        )
+        try:
+            split = train_test_split(
+                *arrays,
+                random_state=rng,
+                test_size=self.validation_fraction,
+                stratify=self._stratify(o.y),
+            )
+        except ValueError as exc:
+            raise ValueError(
+                f"early_stopping cannot hold out validation_fraction="
+                f"{self.validation_fraction} of {o.n_samples} samples ({exc}). "
+                "Use more data or a larger validation_fraction."
+            ) from exc
         X_train, X_val, Y_train, _, y_train, y_val = split[:6]
         sw_train, sw_val = split[6:8] if o.sample_weight is not None else (None, None)
         if X_val.shape[0] < 2:
@@ -561,6 +581,7 @@ class BaseBackprop(PersistenceMixin, BaseEstimator, metaclass=ABCMeta):
 
         # TNC has no iteration limit of its own: stop it at max_iter ourselves.
         cap = self.max_iter if "maxiter" not in options else None
+        diverged = None
         try:
             theta_end, result, stopped = minimize_scipy(
                 method,
@@ -573,7 +594,7 @@ class BaseBackprop(PersistenceMixin, BaseEstimator, metaclass=ABCMeta):
             )
         except _Diverged as exc:
             theta_end, result, stopped = None, None, "diverged"
-            self._warn_divergence(exc.args[0], progress.n_iter + 1)
+            diverged = (exc.args[0], progress.n_iter + 1)
         if stopped == "interrupt":
             warnings.warn(
                 "Training interrupted by user.", ConvergenceWarning, stacklevel=4
@@ -583,7 +604,7 @@ class BaseBackprop(PersistenceMixin, BaseEstimator, metaclass=ABCMeta):
             if result.get("nit") is not None:
                 progress.n_iter = int(result.nit)
             if not np.isfinite(result.fun) or not np.isfinite(result.x).all():
-                self._warn_divergence(result.fun, progress.n_iter)
+                diverged = (result.fun, progress.n_iter)
                 theta_end = None
             elif not result.success:
                 warnings.warn(
@@ -597,11 +618,16 @@ class BaseBackprop(PersistenceMixin, BaseEstimator, metaclass=ABCMeta):
             theta_end = theta if progress.last_theta is None else progress.last_theta
         elif result is not None and theta_end is result.x:
             return theta_end, result, result.fun
-        return theta_end, result, objective.cost_grad(theta_end)[0]
+        loss_value = objective.cost_grad(theta_end)[0]
+        if diverged is not None:
+            self._warn_divergence(*diverged, loss_value)
+        return theta_end, result, loss_value
 
-    def _warn_divergence(self, loss, n_iter):
+    def _warn_divergence(self, loss, n_iter, kept_loss):
         warnings.warn(
-            _divergence_message(self, loss, n_iter), ConvergenceWarning, stacklevel=5
+            _divergence_message(self, loss, n_iter, kept_loss),
+            ConvergenceWarning,
+            stacklevel=5,
         )
 
     def _run_gd(self, objective, theta, progress, rng, incremental):
@@ -613,6 +639,9 @@ class BaseBackprop(PersistenceMixin, BaseEstimator, metaclass=ABCMeta):
                 self.momentum,
                 self.nesterovs_momentum,
             )
+        else:
+            # Step a copy: a partial_fit that fails leaves the fitted one intact.
+            self._optimizer = copy.deepcopy(self._optimizer)
         opt = self._optimizer
         progress.reduce_step = opt.reduce
         S = objective.weight_sum
@@ -630,9 +659,12 @@ class BaseBackprop(PersistenceMixin, BaseEstimator, metaclass=ABCMeta):
         loss_value = np.nan
         # The cost at the starting parameters: full-batch descent steps from
         # it, and a fit that ends far above it has diverged (checked below).
-        J, D = objective.cost_grad(theta) if full_batch or not incremental else (0, 0)
-        start_loss = J
-        try:
+        start_loss = np.inf
+        try:  # Ctrl-C may land in this first evaluation too
+            J, D = (
+                objective.cost_grad(theta) if full_batch or not incremental else (0, 0)
+            )
+            start_loss = J
             for _ in range(epochs):
                 if full_batch:
                     step(J, D)
@@ -662,8 +694,8 @@ class BaseBackprop(PersistenceMixin, BaseEstimator, metaclass=ABCMeta):
             pass
         except _Diverged as exc:
             theta = last_finite
-            self._warn_divergence(exc.args[0], progress.n_iter + 1)
             loss_value = objective.cost_grad(theta)[0]
+            self._warn_divergence(exc.args[0], progress.n_iter + 1, loss_value)
             return theta, None, loss_value
         except KeyboardInterrupt:
             warnings.warn(

@@ -445,6 +445,11 @@ class BackpropClassifier(ClassifierMixin, BaseBackprop):
                 target_type = type_of_target(y)
                 binarizer = LabelBinarizer()
                 binarizer.fit(y if target_type.startswith("multilabel") else classes)
+                if len(binarizer.classes_) < 2:
+                    raise ValueError(
+                        "`classes` must hold at least two classes, got "
+                        f"{binarizer.classes_.tolist()}; a classifier needs two."
+                    )
                 self._label_binarizer = binarizer
             return self._fit(X, y, sample_weight=sample_weight, incremental=True)
         except BaseException:
