@@ -21,11 +21,14 @@ all ``W(l)`` (row-major) followed by all ``b(l)``, the layout of
 scikit-learn's MLP, so the regularized part is one contiguous prefix.
 """
 
+import contextlib
 import numbers
+import threading
 
 import numpy as np
 import scipy.sparse as sp
 from sklearn.utils import check_random_state
+from threadpoolctl import ThreadpoolController
 
 from skbackprop._activations import (
     HIDDEN_ACTIVATIONS,
@@ -38,6 +41,59 @@ from skbackprop._losses import LOSSES
 # holds about this many elements: large enough for GEMM to run near its peak,
 # small enough to stay within the last-level cache's neighbourhood.
 _CHUNK_ELEMENTS = 2**20
+
+# The gradient splits its rows between worker threads, one per BLAS thread,
+# each running single-threaded BLAS on its own blocks: the element-wise steps
+# then run in parallel too, and small products avoid BLAS's thread hand-offs.
+# Below this many rows per worker one thread (with threaded BLAS) is faster.
+_MIN_ROWS_PER_WORKER = 2048
+
+
+class _BlasThreads:
+    """Process-wide switch of BLAS to one thread while row workers run.
+
+    Counted, so that overlapping gradient evaluations (fits in several
+    threads) restore the user's setting only when the last one ends.
+    """
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._users = 0
+        self._limiter = None
+        self._blas = None
+        self._threads = 1
+
+    def available(self):
+        """BLAS threads configured outside of this switch."""
+        with self._lock:
+            if self._users:
+                return self._threads
+            if self._blas is None:
+                self._blas = ThreadpoolController().select(user_api="blas")
+            counts = [c.get_num_threads() for c in self._blas.lib_controllers]
+            return max(counts, default=1)
+
+    @contextlib.contextmanager
+    def single(self):
+        with self._lock:
+            if not self._users:
+                self._threads = max(
+                    (c.get_num_threads() for c in self._blas.lib_controllers),
+                    default=1,
+                )
+                self._limiter = self._blas.limit(limits=1)
+            self._users += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._users -= 1
+                if not self._users:
+                    self._limiter.restore_original_limits()
+                    self._limiter = None
+
+
+_BLAS_THREADS = _BlasThreads()
 
 
 def _check_layer_sizes(layer_sizes):
@@ -272,6 +328,9 @@ class Network:
 
     The engine behind :func:`cost_grad`; the estimators build one per fit so
     that the work buffers are allocated once and reused by every evaluation.
+    On large batches :meth:`cost_grad` splits the rows between one worker
+    thread per BLAS thread, each with its own buffers and single-threaded
+    BLAS while they run (the process-wide BLAS setting is restored after).
     One instance must not evaluate :meth:`cost_grad` from several threads at
     once; :meth:`forward` allocates its own memory and is thread-safe.
 
@@ -326,27 +385,28 @@ class Network:
         )
         widest = max(self.layer_sizes[1:])
         self.chunk_size = chunk_size or max(64, _CHUNK_ELEMENTS // widest)
-        self._rows = 0  # capacity of the work buffers, in rows
 
     # -- buffers --------------------------------------------------------------
-    def _buffers(self, rows):
-        """Work buffers for ``rows`` rows: reused while large enough."""
-        if rows > self._rows:
-            hidden = self.layer_sizes[1:-1]
+    def _buffers(self, rows, worker=0):
+        """One worker's buffers for blocks of ``rows`` rows, reused while large
+        enough: activations, hidden signals, one block's gradient ``G`` and
+        the worker's sum of them ``part``."""
+        work = self.__dict__.setdefault("_work", [])
+        while len(work) <= worker:
+            G, part = np.empty((2, self.n_params), self.dtype)
+            work.append({"rows": 0, "G": G, "part": part})
+        w = work[worker]
+        if rows > w["rows"]:
             dt = self.dtype
-            self._A = [np.empty((rows, n), dt) for n in self.layer_sizes[1:]]
-            self._delta = [np.empty((rows, n), dt) for n in hidden]
-            self._rows = rows
-        if not hasattr(self, "_G"):
-            self._G = np.empty(self.n_params, self.dtype)
-        return self._A, self._delta
+            w["A"] = [np.empty((rows, n), dt) for n in self.layer_sizes[1:]]
+            w["delta"] = [np.empty((rows, n), dt) for n in self.layer_sizes[1:-1]]
+            w["rows"] = rows
+        return w
 
     def __getstate__(self):
         # Buffers are scratch space: never pickled.
         state = self.__dict__.copy()
-        for key in ("_A", "_delta", "_G"):
-            state.pop(key, None)
-        state["_rows"] = 0
+        state.pop("_work", None)
         return state
 
     # -- parameters -----------------------------------------------------------
@@ -391,7 +451,7 @@ class Network:
         # rate) the cost can overflow: J is then inf or nan, which the solvers
         # handle and the estimators report; numpy's warnings would only be noise.
         with np.errstate(over="ignore", invalid="ignore"):
-            J = self._accumulate(coefs, intercepts, X, Y, sample_weight, D)
+            J = self._accumulate_parallel(coefs, intercepts, X, Y, sample_weight, D)
             # D(l) = (Delta(l) + alpha W(l)) / S; biases (after n_coefs) are
             # not regularized.
             W = theta[: self.n_coefs]
@@ -401,17 +461,67 @@ class Network:
             D *= self.dtype.type(1.0 / S)
         return J / S, D
 
-    def _accumulate(self, coefs, intercepts, X, Y, sample_weight, D):
+    def _accumulate_parallel(self, coefs, intercepts, X, Y, sample_weight, D):
+        """:meth:`_accumulate` with the rows split between worker threads.
+
+        Worker ``k`` takes the ``k``-th of ``n`` equal row ranges and sums its
+        blocks into its own accumulator; the parts are then added in order, so
+        the result does not depend on the threads' timing.
+        """
+        m = X.shape[0]
+        n = min(_BLAS_THREADS.available(), m // _MIN_ROWS_PER_WORKER)
+        if n <= 1:
+            return self._accumulate(coefs, intercepts, X, Y, sample_weight, D)
+        bounds = [m * k // n for k in range(n + 1)]
+        parts = [D] + [self._buffers(0, k)["part"] for k in range(1, n)]
+        losses = [0.0] * n
+        errors = []
+
+        def work(k):
+            start, stop = bounds[k], bounds[k + 1]
+            sw = None if sample_weight is None else sample_weight[start:stop]
+            try:
+                with np.errstate(over="ignore", invalid="ignore"):
+                    losses[k] = self._accumulate(
+                        coefs,
+                        intercepts,
+                        X[start:stop],
+                        Y[start:stop],
+                        sw,
+                        parts[k],
+                        worker=k,
+                    )
+            except BaseException as exc:  # re-raised in the calling thread
+                errors.append(exc)
+
+        threads = [threading.Thread(target=work, args=(k,)) for k in range(1, n)]
+        with _BLAS_THREADS.single():
+            for t in threads:
+                t.start()
+            try:
+                work(0)
+            finally:
+                for t in threads:
+                    t.join()
+        if errors:
+            raise errors[0]
+        for G in parts[1:]:
+            D += G
+        return sum(losses)
+
+    def _accumulate(self, coefs, intercepts, X, Y, sample_weight, D, worker=0):
         """Loss sum and ``Delta`` over all rows, block by block, into ``D``."""
         m = X.shape[0]
-        chunk = self.chunk_size
-        buffers = self._buffers(min(chunk, m))
+        # Equal blocks of at most chunk_size rows.
+        n_blocks = -(-m // self.chunk_size)
+        chunk = -(-m // n_blocks)
+        buffers = self._buffers(chunk, worker)
         J = 0.0
         for start in range(0, m, chunk):
             stop = min(start + chunk, m)
             # Seed 001 accumulates Delta example by example; we accumulate it
             # block by block: the first block writes D, later ones add to it.
-            G = D if start == 0 else self._G
+            G = D if start == 0 else buffers["G"]
             sw = None if sample_weight is None else sample_weight[start:stop]
             J += self._block(
                 coefs, intercepts, X[start:stop], Y[start:stop], sw, G, buffers
@@ -426,7 +536,7 @@ class Network:
         Writes ``Delta(l)`` and the bias sums of the block into ``G``.
         """
         rows = X.shape[0]
-        A_bufs, delta_bufs = buffers
+        A_bufs, delta_bufs = buffers["A"], buffers["delta"]
         G_coefs, G_intercepts = self.unpack(G)
         acts = [X] + [a[:rows] for a in A_bufs]
         L = len(coefs)
