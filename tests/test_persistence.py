@@ -56,6 +56,7 @@ CASES = [
         Y_REG,
     ),
     ("no-hidden", BackpropRegressor(hidden_layer_sizes=(), random_state=0), Y_REG),
+    ("float32", BackpropRegressor(**SMALL, activation="logistic"), Y_REG),
 ]
 
 
@@ -66,7 +67,7 @@ def fitted():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         for name, est, y in CASES:
-            models[name] = est.fit(X, y)
+            models[name] = est.fit(X.astype(np.float32) if name == "float32" else X, y)
     return models
 
 
