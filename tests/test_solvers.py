@@ -496,6 +496,8 @@ def test_early_stopping_keeps_the_best_parameters(solver):
     # ... and restored the first iterate with the best validation score.
     best = int(np.argmax(scores))
     np.testing.assert_array_equal(flat(est), xs[best])
+    # loss_ is the training cost of the parameters kept.
+    assert est.loss_ == pytest.approx(est.loss_curve_[best], rel=1e-12)
     assert est.loss_ < initial_loss(est, X, y)
     if solver != "gd":
         assert est.optimize_result_ is None  # SciPy did not finish
