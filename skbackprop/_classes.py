@@ -163,7 +163,7 @@ _SHARED_ATTRIBUTES = """\
     n_features_in_ : int
         Number of features seen during fit.
 
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of features seen during fit, when ``X`` has string column
         names.
 
@@ -496,8 +496,9 @@ class BackpropClassifier(ClassifierMixin, BaseBackprop):
             from skbackprop._dask import dask_predict_proba
 
             return dask_predict_proba(self, X)
+        A = self._forward(X)
         binary = self._label_binarizer.y_type_ == "binary"
-        return _probabilities(self._forward(X), self.out_activation_, binary)
+        return _probabilities(A, self.out_activation_, binary)
 
     def predict_log_proba(self, X):
         """Logarithm of the class probabilities.
