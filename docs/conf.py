@@ -1,0 +1,161 @@
+"""Sphinx configuration of the skbackprop documentation.
+
+Build (warnings are errors, the gallery examples are executed)::
+
+    python -m sphinx -W --keep-going -b html docs docs/_build/html
+
+Intersphinx works offline by default: the links to NumPy, SciPy,
+scikit-learn and Python resolve through small plain-text inventories in
+``docs/_inventories`` (only the names these docs use).  Set
+``SKBACKPROP_DOCS_ONLINE=1`` to fetch the projects' full inventories first;
+the local ones remain the fallback, so a build never fails for want of
+network.
+"""
+
+import os
+import re
+import sys
+import zlib
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+# Document the package of this working tree, even if another one is installed.
+sys.path.insert(0, str(HERE.parent))
+
+import skbackprop  # noqa: E402
+
+# -- Project -------------------------------------------------------------------
+project = "skbackprop"
+author = "The skbackprop developers"
+copyright = "2026, The skbackprop developers"
+release = skbackprop.__version__
+version = ".".join(release.split(".")[:2])
+
+# -- General -------------------------------------------------------------------
+extensions = [
+    "sphinx.ext.autodoc",
+    "sphinx.ext.autosummary",
+    "sphinx.ext.intersphinx",
+    "sphinx.ext.mathjax",
+    "sphinx.ext.viewcode",
+    "numpydoc",
+    "sphinx_gallery.gen_gallery",
+    "myst_parser",
+]
+templates_path = ["_templates"]
+exclude_patterns = ["_build", "_inventories", "Thumbs.db", ".DS_Store"]
+source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
+root_doc = "index"
+default_role = "literal"
+# The changelog's Keep-a-Changelog headings repeat ("Added", "Fixed"): give
+# them no document-level anchors rather than duplicate ones.
+myst_heading_anchors = 0
+
+# -- autodoc / autosummary / numpydoc -----------------------------------------
+autosummary_generate = True
+autodoc_typehints = "none"
+numpydoc_show_class_members = False
+numpydoc_class_members_toctree = False
+numpydoc_attributes_as_param_list = True
+# Check the docstrings of the public API (numpydoc's validator): a failing
+# check is a warning, so an error under -W.  Skipped checks:
+# ES01 (extended summary), SA01 (See Also), EX01 (Examples) are not required
+# for every method; GL08 (no docstring) is left to ruff and review; RT02
+# because the house style names returned values (``self : BackpropClassifier``).
+numpydoc_validation_checks = {"all", "ES01", "SA01", "EX01", "GL08", "RT02"}
+# Methods inherited from scikit-learn keep scikit-learn's docstrings.
+numpydoc_validation_exclude = {
+    r"\.get_params$",
+    r"\.set_params$",
+    r"\.get_metadata_routing$",
+    r"\.set_\w+_request$",
+    r"\.score$",
+    r"\.__init__$",
+}
+
+# -- Intersphinx (offline-first) ----------------------------------------------
+# Each project's links resolve through a small hand-written inventory in
+# docs/_inventories (one "name domain:type priority location display-name"
+# line per name these docs use), compressed here into Sphinx's format.  With
+# SKBACKPROP_DOCS_ONLINE=1 the project's full inventory is fetched first and
+# the local one is only the fallback: a build never fails for want of network.
+_ONLINE = os.environ.get("SKBACKPROP_DOCS_ONLINE", "") not in ("", "0")
+_INVENTORY_DIR = HERE / "_build" / "_inventories"
+
+
+def _inventory(name, project, url):
+    text = (HERE / "_inventories" / f"{name}.inv.txt").read_text(encoding="utf-8")
+    lines = [line for line in text.splitlines() if line and not line.startswith("#")]
+    header = (
+        "# Sphinx inventory version 2\n"
+        f"# Project: {project}\n"
+        "# Version: stable\n"
+        "# The remainder of this file is compressed using zlib.\n"
+    )
+    local = _INVENTORY_DIR / f"{name}.inv"
+    local.parent.mkdir(parents=True, exist_ok=True)
+    local.write_bytes(header.encode() + zlib.compress("\n".join(lines).encode()))
+    return (url, (None, str(local)) if _ONLINE else (str(local),))
+
+
+intersphinx_mapping = {
+    "python": _inventory("python", "Python", "https://docs.python.org/3/"),
+    "numpy": _inventory("numpy", "NumPy", "https://numpy.org/doc/stable/"),
+    "scipy": _inventory("scipy", "SciPy", "https://docs.scipy.org/doc/scipy/"),
+    "sklearn": _inventory(
+        "sklearn", "scikit-learn", "https://scikit-learn.org/stable/"
+    ),
+}
+intersphinx_timeout = 10
+
+# -- HTML ----------------------------------------------------------------------
+html_theme = "pydata_sphinx_theme"
+html_title = f"skbackprop {release}"
+html_theme_options = {
+    "navbar_end": ["theme-switcher"],
+    "show_toc_level": 2,
+    "navigation_with_keys": False,
+    "secondary_sidebar_items": ["page-toc", "sourcelink"],
+}
+html_sidebars = {"index": [], "install": [], "changelog": []}
+html_show_sourcelink = True
+
+# -- sphinx-gallery ------------------------------------------------------------
+sphinx_gallery_conf = {
+    "examples_dirs": "../examples",
+    "gallery_dirs": "auto_examples",
+    # Every plot_*.py is executed; other scripts in examples/ (such as the
+    # README's main job, train_digits.py) are not part of the gallery.
+    "filename_pattern": r"/plot_",
+    "ignore_pattern": r"(^|/)(?!plot_)[^/]*\.py$",
+    "within_subsection_order": "FileNameSortKey",
+    "doc_module": ("skbackprop",),
+    "reference_url": {"skbackprop": None},
+    "backreferences_dir": "generated/backreferences",
+    "image_scrapers": ("matplotlib",),
+    "matplotlib_animations": False,
+    "remove_config_comments": True,
+    "min_reported_time": 1,
+    "show_memory": False,
+    "promote_jupyter_magic": False,
+    "download_all_examples": False,
+}
+
+
+# -- Checks that keep the docs from rotting ------------------------------------
+def _check_api_listing(app):
+    """Warn (an error under -W) if a public name is missing from api.rst."""
+    from sphinx.util import logging
+
+    logger = logging.getLogger(__name__)
+    text = (HERE / "api.rst").read_text(encoding="utf-8")
+    listed = set(re.findall(r"^\s{3,}(\w+)\s*$", text, flags=re.MULTILINE))
+    missing = sorted(set(skbackprop.__all__) - listed - {"__version__"})
+    for name in missing:
+        logger.warning(
+            f"skbackprop.{name} is in skbackprop.__all__ but not in docs/api.rst."
+        )
+
+
+def setup(app):
+    app.connect("builder-inited", _check_api_listing)
