@@ -39,8 +39,10 @@ from skbackprop._losses import LOSSES
 
 # Rows per chunk are chosen so that one activation buffer of the widest layer
 # holds about this many elements: large enough for GEMM to run near its peak,
-# small enough to stay within the last-level cache's neighbourhood.
-_CHUNK_ELEMENTS = 2**20
+# small enough that two workers' buffers stay near the last-level cache.
+# Measured (100-256-256-10, AMD EPYC, 1 BLAS thread): 2**19 beat 2**18, 2**20
+# and 2**21 by 2-10% in float64 and float32.
+_CHUNK_ELEMENTS = 2**19
 
 # The gradient splits its rows between worker threads, one per BLAS thread,
 # each running single-threaded BLAS on its own blocks: the element-wise steps
@@ -400,6 +402,7 @@ class Network:
             dt = self.dtype
             w["A"] = [np.empty((rows, n), dt) for n in self.layer_sizes[1:]]
             w["delta"] = [np.empty((rows, n), dt) for n in self.layer_sizes[1:-1]]
+            w["ones"] = np.ones(rows, dt)
             w["rows"] = rows
         return w
 
@@ -537,6 +540,7 @@ class Network:
         """
         rows = X.shape[0]
         A_bufs, delta_bufs = buffers["A"], buffers["delta"]
+        ones = buffers["ones"][:rows]
         G_coefs, G_intercepts = self.unpack(G)
         acts = [X] + [a[:rows] for a in A_bufs]
         L = len(coefs)
@@ -568,7 +572,8 @@ class Network:
                 np.copyto(G_coefs[0], A_prev.T @ delta)
             else:
                 np.matmul(A_prev.T, delta, out=G_coefs[l])  # Delta(l)
-            np.sum(delta, axis=0, out=G_intercepts[l])
+            # Bias sums as a matrix-vector product: faster than np.sum.
+            np.matmul(ones, delta, out=G_intercepts[l])
             if l > 0:
                 # d(l-1) = (d(l) W(l)') .* g'(Z(l-1)); A_prev is not needed after.
                 new = delta_bufs[l - 1][:rows]
