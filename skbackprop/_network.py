@@ -47,8 +47,11 @@ _CHUNK_ELEMENTS = 2**19
 # The gradient splits its rows between worker threads, one per BLAS thread,
 # each running single-threaded BLAS on its own blocks: the element-wise steps
 # then run in parallel too, and small products avoid BLAS's thread hand-offs.
-# Below this many rows per worker one thread (with threaded BLAS) is faster.
-_MIN_ROWS_PER_WORKER = 2048
+# A worker gets at least this many rows and multiply-adds (about a millisecond
+# of work, so that starting a thread costs under a tenth of it); smaller
+# batches run in the calling thread with the user's BLAS setting.
+_MIN_ROWS_PER_WORKER = 64
+_MIN_WORK_PER_WORKER = 2 * 10**7
 
 
 class _BlasThreads:
@@ -472,7 +475,10 @@ class Network:
         the result does not depend on the threads' timing.
         """
         m = X.shape[0]
-        n = min(_BLAS_THREADS.available(), m // _MIN_ROWS_PER_WORKER)
+        # Multiply-adds per row: forward, Delta and the hidden signals.
+        work_per_row = 3 * self.n_coefs
+        min_rows = max(_MIN_ROWS_PER_WORKER, _MIN_WORK_PER_WORKER // work_per_row)
+        n = min(_BLAS_THREADS.available(), m // max(min_rows, 1))
         if n <= 1:
             return self._accumulate(coefs, intercepts, X, Y, sample_weight, D)
         bounds = [m * k // n for k in range(n + 1)]

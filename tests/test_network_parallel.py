@@ -21,6 +21,7 @@ def _blas_threads():
 def two_workers(monkeypatch):
     """Row workers from 50 rows on, and two BLAS threads to split between."""
     monkeypatch.setattr(network, "_MIN_ROWS_PER_WORKER", 50)
+    monkeypatch.setattr(network, "_MIN_WORK_PER_WORKER", 0)
     with threadpool_limits(2, user_api="blas"):
         yield
 
