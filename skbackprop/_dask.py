@@ -53,11 +53,14 @@ def _require_dask():
 
 
 # -- conversion and validation ---------------------------------------------------
-def _as_dask_array(a, name, rows=None):
-    """``a`` as a Dask array with known row chunks (aligned to ``rows``)."""
+def _as_dask_array(a, name, rows=None, lengths=True):
+    """``a`` as a Dask array with known row chunks (aligned to ``rows``).
+
+    ``lengths=False`` leaves unknown row chunks unknown (lazy prediction).
+    """
     dask, da = _require_dask()
     if hasattr(a, "to_dask_array"):  # Dask DataFrame or Series
-        a = a.to_dask_array(lengths=True)
+        a = a.to_dask_array(lengths=lengths)
     elif not isinstance(a, da.Array):
         if dask.is_dask_collection(a):
             raise TypeError(
@@ -73,7 +76,7 @@ def _as_dask_array(a, name, rows=None):
                 f"[{sum(rows)}, {a.shape[0] if a.ndim else 0}] (X and {name})."
             )
         return da.from_array(a, chunks=(rows,) + a.shape[1:])
-    if any(np.isnan(c) for c in a.chunks[0]):
+    if lengths and any(np.isnan(c) for c in a.chunks[0]):
         a = a.compute_chunk_sizes()
     if rows is not None:
         if a.shape[0] != sum(rows):
@@ -93,11 +96,11 @@ def _float_dtype(dtype):
     return dtype if dtype in (np.float32, np.float64) else np.dtype(np.float64)
 
 
-def _check_X(est, X, reset):
+def _check_X(est, X, reset, lengths=True):
     """``X`` as a 2-D floating Dask array, with feature names and count checked."""
     # A Dask DataFrame's _meta is an empty pandas DataFrame with its columns.
     _check_feature_names(est, getattr(X, "_meta", X), reset=reset)
-    X = _as_dask_array(X, "X")
+    X = _as_dask_array(X, "X", lengths=lengths)
     if X.ndim != 2:
         raise ValueError(
             f"Expected a 2-dimensional Dask array for X, got {X.ndim} dimension(s)."
@@ -105,7 +108,7 @@ def _check_X(est, X, reset):
     if X.shape[1] < 1:
         raise ValueError("X has 0 features; at least 1 is required.")
     _check_n_features(est, X, reset=reset)
-    if 0 in X.chunks[0] and X.shape[0]:
+    if 0 in X.chunks[0] and X.shape[0] > 0:
         # Empty blocks carry nothing, and some of Dask's reductions fail on them.
         X = X.rechunk({0: tuple(c for c in X.chunks[0] if c)})
     dtype = _float_dtype(X.dtype)
@@ -497,11 +500,15 @@ def _forward_block(X, params, activation, out_activation, chunk_size):
     return forward_layers(coefs, intercepts, X, activation, out_activation, chunk_size)
 
 
-def dask_forward(est, X, out_activation):
-    """``A(L)`` of a fitted estimator for a Dask ``X``: lazy, block by block."""
+def dask_forward(est, X, out_activation, checked=False):
+    """``A(L)`` of a fitted estimator for a Dask ``X``: lazy, block by block.
+
+    ``checked``: ``X`` already went through ``_check_X``.
+    """
     dask, _ = _require_dask()
     check_is_fitted(est)
-    X = _check_X(est, X, reset=False)
+    if not checked:
+        X = _check_X(est, X, reset=False, lengths=False)
     params = dask.delayed(
         (est.coefs_, est.intercepts_), name=f"skbackprop-params-{uuid.uuid4().hex}"
     )
@@ -523,10 +530,10 @@ def _labels_block(A, binarizer, like):
     return binarizer.inverse_transform(A)
 
 
-def dask_predict(est, X):
+def dask_predict(est, X, checked=False):
     """Lazy predictions: class labels (classifier) or values (regressor)."""
     check_is_fitted(est)
-    A = dask_forward(est, X, est.out_activation_)
+    A = dask_forward(est, X, est.out_activation_, checked)
     if not is_classifier(est):
         return A[:, 0] if A.shape[1] == 1 else A
     binarizer = est._label_binarizer
@@ -575,11 +582,9 @@ def dask_score(est, X, y, sample_weight=None):
     a few sums reach the client.
     """
     dask, da = _require_dask()
-    y_pred = dask_predict(est, X)
+    check_is_fitted(est)
+    y_pred = dask_predict(est, _check_X(est, X, reset=False), checked=True)
     rows = y_pred.chunks[0]
-    if any(np.isnan(c) for c in rows):
-        y_pred = y_pred.compute_chunk_sizes()
-        rows = y_pred.chunks[0]
     y = _as_dask_array(y, "y", rows=rows)
     if y.ndim == 2 and y_pred.ndim == 1 and y.shape[1] == 1:
         y = y[:, 0]

@@ -134,6 +134,7 @@ def test_class_weight_and_float32(client):
     np.testing.assert_array_equal(dask_fit.classes_, memory.classes_)
 
 
+@pytest.mark.filterwarnings("error:X does not have valid feature names")
 def test_dataframe_input(client):
     pd = pytest.importorskip("pandas")
     dd = pytest.importorskip("dask.dataframe")
@@ -150,6 +151,7 @@ def test_dataframe_input(client):
     pred = dask_fit.predict(Xd)
     assert isinstance(pred, da.Array)
     np.testing.assert_array_equal(pred.compute(), memory.predict(frame))
+    assert dask_fit.score(Xd, yd) == pytest.approx(memory.score(frame, y), rel=1e-12)
     with pytest.raises(ValueError, match="feature names"):
         dask_fit.predict(Xd.rename(columns={"a": "z"}))
 
