@@ -60,7 +60,7 @@ def _as_dask_array(a, name, rows=None, lengths=True):
     """
     dask, da = _require_dask()
     if hasattr(a, "to_dask_array"):  # Dask DataFrame or Series
-        a = a.to_dask_array(lengths=lengths)
+        a = a.to_dask_array(lengths=True if lengths else None)
     elif not isinstance(a, da.Array):
         if dask.is_dask_collection(a):
             raise TypeError(
