@@ -23,7 +23,9 @@ scikit-learn's MLP, so the regularized part is one contiguous prefix.
 
 import contextlib
 import numbers
+import os
 import threading
+from concurrent.futures import ThreadPoolExecutor, wait
 
 import numpy as np
 import scipy.sparse as sp
@@ -99,6 +101,34 @@ class _BlasThreads:
 
 
 _BLAS_THREADS = _BlasThreads()
+
+
+class _HelperThreads:
+    """A process-wide pool of helper threads for the row workers.
+
+    Kept alive between evaluations (starting threads for every mini-batch
+    costs more than a pool's hand-off) and made anew in a forked child,
+    which inherits the pool but not its threads.
+    """
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._pool, self._size, self._pid = None, 0, None
+
+    def submit(self, fn, args):
+        """Futures of ``fn(a)`` for each ``a`` in ``args``, run concurrently."""
+        with self._lock:
+            if self._pid != os.getpid() or self._size < len(args):
+                self._size = max(len(args), 1)
+                self._pool = ThreadPoolExecutor(
+                    self._size, thread_name_prefix="skbackprop-rows"
+                )
+                self._pid = os.getpid()
+            pool = self._pool
+        return [pool.submit(fn, a) for a in args]
+
+
+_HELPERS = _HelperThreads()
 
 
 def _check_layer_sizes(layer_sizes):
@@ -483,40 +513,33 @@ class Network:
             return self._accumulate(coefs, intercepts, X, Y, sample_weight, D)
         bounds = [m * k // n for k in range(n + 1)]
         parts = [D] + [self._buffers(0, k)["part"] for k in range(1, n)]
-        losses = [0.0] * n
-        errors = []
 
         def work(k):
             start, stop = bounds[k], bounds[k + 1]
             sw = None if sample_weight is None else sample_weight[start:stop]
-            try:
-                with np.errstate(over="ignore", invalid="ignore"):
-                    losses[k] = self._accumulate(
-                        coefs,
-                        intercepts,
-                        X[start:stop],
-                        Y[start:stop],
-                        sw,
-                        parts[k],
-                        worker=k,
-                    )
-            except BaseException as exc:  # re-raised in the calling thread
-                errors.append(exc)
+            # np.errstate is per thread: each worker sets cost_grad's own.
+            with np.errstate(over="ignore", invalid="ignore"):
+                return self._accumulate(
+                    coefs,
+                    intercepts,
+                    X[start:stop],
+                    Y[start:stop],
+                    sw,
+                    parts[k],
+                    worker=k,
+                )
 
-        threads = [threading.Thread(target=work, args=(k,)) for k in range(1, n)]
         with _BLAS_THREADS.single():
-            for t in threads:
-                t.start()
+            helpers = _HELPERS.submit(work, range(1, n))
             try:
-                work(0)
-            finally:
-                for t in threads:
-                    t.join()
-        if errors:
-            raise errors[0]
+                J = work(0)
+            finally:  # no helper may still write to the buffers on return
+                wait(helpers)
+        # Errors in the helpers are raised here, in the calling thread.
+        J += sum(h.result() for h in helpers)
         for G in parts[1:]:
             D += G
-        return sum(losses)
+        return J
 
     def _accumulate(self, coefs, intercepts, X, Y, sample_weight, D, worker=0):
         """Loss sum and ``Delta`` over all rows, block by block, into ``D``."""

@@ -1,5 +1,6 @@
 """The gradient's row workers: same result as one thread, BLAS setting restored."""
 
+import multiprocessing
 import warnings
 
 import numpy as np
@@ -115,3 +116,31 @@ def test_small_batches_stay_in_the_calling_thread(
         monkeypatch.setattr(network.Network, "_accumulate", spy)
         cost_grad(make_theta(X, sizes, "relu"), X, Y, sizes)
     assert calls == [0]
+
+
+def _child_cost(queue, theta, X, Y, sizes):
+    queue.put(float(cost_grad(theta, X, Y, sizes)[0]))
+
+
+@pytest.mark.skipif(
+    "fork" not in multiprocessing.get_all_start_methods(), reason="needs fork"
+)
+def test_forked_child_gets_its_own_helper_threads(
+    two_workers, make_problem, make_theta
+):
+    # A forked child inherits the pool object but not its threads.
+    X, Y = make_problem("log_loss", n_samples=200, n_features=SIZES[0])
+    sizes = (SIZES[0], SIZES[1], 3)
+    theta = make_theta(X, sizes, "relu")
+    J = cost_grad(theta, X, Y, sizes)[0]  # the parent's pool exists now
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+    child = ctx.Process(target=_child_cost, args=(queue, theta, X, Y, sizes))
+    child.start()
+    try:
+        assert queue.get(timeout=30) == pytest.approx(J, rel=1e-12)
+    finally:
+        child.join(timeout=30)
+        if child.is_alive():
+            child.kill()
+    assert child.exitcode == 0
