@@ -26,8 +26,10 @@ HERE = Path(__file__).resolve().parent
 # to override.  (Must happen before NumPy is imported.)
 for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
-# Document the package of this working tree, even if another one is installed.
+# Document the package of this working tree, even if another one is installed;
+# sphinxext/ holds the gallery's sort key.
 sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE / "sphinxext"))
 
 import skbackprop  # noqa: E402
 
@@ -135,7 +137,7 @@ sphinx_gallery_conf = {
     # README's main job, train_digits.py) are not part of the gallery.
     "filename_pattern": r"/plot_",
     "ignore_pattern": r"(^|/)(?!plot_)[^/]*\.py$",
-    "within_subsection_order": "FileNameSortKey",
+    "within_subsection_order": "gallery_order.ExampleOrder",
     "doc_module": ("skbackprop",),
     "reference_url": {"skbackprop": None},
     "backreferences_dir": "generated/backreferences",
