@@ -139,7 +139,6 @@ sphinx_gallery_conf = {
     "ignore_pattern": r"(^|/)(?!plot_)[^/]*\.py$",
     "within_subsection_order": "gallery_order.ExampleOrder",
     "doc_module": ("skbackprop",),
-    "reference_url": {"skbackprop": None},
     "backreferences_dir": "generated/backreferences",
     "image_scrapers": ("matplotlib",),
     "matplotlib_animations": False,
