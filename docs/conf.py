@@ -66,6 +66,20 @@ autodoc_typehints = "none"
 numpydoc_show_class_members = False
 numpydoc_class_members_toctree = False
 numpydoc_attributes_as_param_list = True
+# Link the types in Parameters/Returns/Attributes (through intersphinx).
+numpydoc_xref_param_type = True
+numpydoc_xref_aliases = {
+    "ndarray": "numpy.ndarray",
+    "dtype": "numpy.dtype",
+    "np.float32": "numpy.float32",
+    "np.float64": "numpy.float64",
+    "RandomState": "numpy.random.RandomState",
+    "OptimizeResult": "scipy.optimize.OptimizeResult",
+    "scipy.optimize.OptimizeResult": "scipy.optimize.OptimizeResult",
+    "BackpropClassifier": "skbackprop.BackpropClassifier",
+    "BackpropRegressor": "skbackprop.BackpropRegressor",
+}
+numpydoc_xref_ignore = "all"
 # Check the docstrings of the public API (numpydoc's validator): a failing
 # check is a warning, so an error under -W.  Skipped checks:
 # ES01 (extended summary), SA01 (See Also), EX01 (Examples) are not required
