@@ -239,16 +239,26 @@ def test_validation_runs_on_the_cluster(client):
 
 
 def test_local_scheduler_without_client():
-    """Without a distributed Client the local threaded scheduler is used."""
+    """Without a Client the local threaded scheduler runs the same sums; the
+    data are loaded once per fit, not once per evaluation."""
     X, y, sw = _problem(kind="regression")
     params = dict(hidden_layer_sizes=(4,), max_iter=10, random_state=0, tol=0.0)
     memory = BackpropRegressor(**params).fit(X, y, sample_weight=sw)
+    loads = []
+
+    def load(block):
+        loads.append(block.shape[0])
+        return block
+
+    Xd = _chunked(X, 20).map_blocks(load, meta=X[:0])
     with dask.config.set(scheduler="threads"), warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         dask_fit = BackpropRegressor(**params).fit(
-            _chunked(X, 20), _chunked(y, 20), sample_weight=_chunked(sw, 20)
+            Xd, _chunked(y, 20), sample_weight=_chunked(sw, 20)
         )
     _assert_same_fit(memory, dask_fit)
+    assert dask_fit.n_iter_ == 10
+    assert sorted(loads) == sorted([20] * 7 + [10])  # each block loaded once
 
 
 def test_dask_stays_optional():
