@@ -54,13 +54,13 @@ DTYPES = {"float64": np.float64, "float32": np.float32}
 FULL = {
     "gemm_square": 2048,
     "grad_m": [10_000, 40_000, 160_000],
-    "grad_min_time": 2.0,
+    "grad_min_time": 1.5,
     "fit_m": 40_000,
     "fit_iter": 30,
     "sgd_m": 40_000,
     "sgd_epochs": 3,
     "mem_m": [10_000, 40_000, 160_000],
-    "mem_iter": 2,
+    "mem_iter": 1,
     "mem_dtypes": ["float64", "float32"],
 }
 QUICK = {
@@ -147,64 +147,64 @@ def system_info():
 
 
 # -- 1. GEMM peak --------------------------------------------------------------
+def gemm_gflops(m, k, p, dtype, min_time, parallel=False, rng=None):
+    """GFLOP/s of numpy's ``(m x k) @ (k x p)``.
+
+    ``parallel``: one single-threaded product per core at once, the scheme of
+    the gradient's row workers (so also a limit for it).
+    """
+    rng = np.random.default_rng(SEED) if rng is None else rng
+    n = (os.cpu_count() or 1) if parallel else 1
+    mats = [
+        (
+            rng.random((m, k)).astype(dtype),
+            rng.random((k, p)).astype(dtype),
+            np.empty((m, p), dtype),
+        )
+        for _ in range(n)
+    ]
+    if not parallel:
+        A, B, C = mats[0]
+        t, _, _ = best_time(lambda: np.matmul(A, B, out=C), min_time)
+        return 2 * m * k * p / t / 1e9
+
+    def run():
+        threads = [
+            threading.Thread(target=np.matmul, args=(A, B), kwargs={"out": C})
+            for A, B, C in mats
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+
+    with threadpool_limits(1, user_api="blas"):
+        t, _, _ = best_time(run, min_time)
+    return n * 2 * m * k * p / t / 1e9
+
+
 def bench_gemm(cfg):
-    rng = np.random.default_rng(SEED)
     n = cfg["gemm_square"]
-    shapes = [(4096, 256, 256), (4096, 100, 256), (n, n, n)]
+    shapes = [(4096, 256, 256, False), (4096, 100, 256, False), (n, n, n, False)]
+    shapes.append((4096, 256, 256, True))
     rows = []
     for name, dtype in DTYPES.items():
-        for m, k, p in shapes:
-            A = rng.random((m, k)).astype(dtype)
-            B = rng.random((k, p)).astype(dtype)
-            C = np.empty((m, p), dtype)
-            t, _, _ = best_time(
-                lambda A=A, B=B, C=C: np.matmul(A, B, out=C), cfg["grad_min_time"] / 2
-            )
-            rows.append(
-                {
-                    "dtype": name,
-                    "shape": f"({m}x{k})@({k}x{p})",
-                    "gflops": 2 * m * k * p / t / 1e9,
-                }
-            )
-            print(f"GEMM {name} {rows[-1]['shape']}: {rows[-1]['gflops']:.1f} GFLOP/s")
-        # One single-threaded GEMM per core at once: the scheme of the
-        # gradient's row workers, so also a limit for it.
-        n_cores = os.cpu_count() or 1
-        m, k, p = 4096, 256, 256
-        pairs = [
-            (
-                rng.random((m, k)).astype(dtype),
-                rng.random((k, p)).astype(dtype),
-                np.empty((m, p), dtype),
-            )
-            for _ in range(n_cores)
-        ]
+        for m, k, p, par in shapes:
+            shape = f"({m}x{k})@({k}x{p})"
+            if par:
+                shape = f"{os.cpu_count()} x {shape}, 1 BLAS thread each"
+            gf = gemm_gflops(m, k, p, dtype, cfg["grad_min_time"] / 2, par)
+            rows.append({"dtype": name, "shape": shape, "gflops": gf})
+            print(f"GEMM {name} {shape}: {gf:.1f} GFLOP/s")
+    return rows
 
-        def parallel(pairs=pairs):
-            threads = [
-                threading.Thread(target=np.matmul, args=(A, B), kwargs={"out": C})
-                for A, B, C in pairs
-            ]
-            for t in threads:
-                t.start()
-            for t in threads:
-                t.join()
 
-        with threadpool_limits(1, user_api="blas"):
-            t, _, _ = best_time(parallel, cfg["grad_min_time"] / 2)
-        rows.append(
-            {
-                "dtype": name,
-                "shape": f"{n_cores} x ({m}x{k})@({k}x{p}), 1 BLAS thread each",
-                "gflops": n_cores * 2 * m * k * p / t / 1e9,
-            }
-        )
-        print(f"GEMM {name} {rows[-1]['shape']}: {rows[-1]['gflops']:.1f} GFLOP/s")
-    peak = {
-        name: max(r["gflops"] for r in rows if r["dtype"] == name) for name in DTYPES
-    }
-    return rows, peak
+def gemm_now(dtype, min_time):
+    """The best of the two (4096x256)@(256x256) GEMMs, measured now."""
+    return max(
+        gemm_gflops(4096, 256, 256, dtype, min_time, parallel)
+        for parallel in (False, True)
+    )
 
 
 # -- 2. gradient ---------------------------------------------------------------
@@ -228,10 +228,13 @@ def sklearn_gradient(X, y, dtype):
     return run
 
 
-def bench_gradient(cfg, peak):
+def bench_gradient(cfg):
     rows = []
     for m in cfg["grad_m"]:
         for name, dtype in DTYPES.items():
+            # A GEMM reference measured alongside: on a shared machine the
+            # load changes between the start of the run and now.
+            local = gemm_now(dtype, cfg["grad_min_time"] / 4)
             X, y, _, _ = make_data(m, dtype)
             Y = np.eye(N_CLASSES, dtype=dtype)[y]
             net = Network(SIZES, "relu", "log_loss", dtype=dtype)
@@ -264,16 +267,15 @@ def bench_gradient(cfg, peak):
                         "evals_per_s": 1 / t,
                         "gflops": gf,
                         "gflops_6mn": 6 * m * net.n_coefs / t / 1e9,
-                        "fraction_of_peak": gf / peak[name],
+                        "gemm_alongside": local,
+                        "fraction_of_gemm_alongside": gf / local,
                         "us_per_row": t / m * 1e6,
                         "J": float(J),
                     }
                 )
-                r = rows[-1]
                 print(
                     f"gradient {lib:10s} m={m:6d} {name}: {t * 1e3:8.1f} ms  "
-                    f"{gf:6.1f} GFLOP/s  {r['fraction_of_peak']:.0%} of peak  "
-                    f"J={J:.6f}"
+                    f"{gf:6.1f} GFLOP/s  {gf / local:.0%} of GEMM now  J={J:.6f}"
                 )
     return rows
 
@@ -471,7 +473,9 @@ def check_targets(results):
             checks.append(
                 (
                     f"gradient at >= 75% of GEMM peak, m={r['m']}, {r['dtype']}",
-                    f"{r['fraction_of_peak']:.0%}",
+                    f"{r['fraction_of_peak']:.0%} of the run's best GEMM, "
+                    f"{r['fraction_of_gemm_alongside']:.0%} of the GEMM measured "
+                    "alongside",
                     r["fraction_of_peak"] >= 0.75,
                 )
             )
@@ -594,7 +598,8 @@ def markdown(results):
         out.append(f"| {r['dtype']} | {r['shape']} | {r['gflops']:.1f} |")
     out += [
         "",
-        "Peak (the best of these): "
+        "Peak (the best GEMM of the run, those measured alongside the gradients "
+        "included): "
         + ", ".join(f"{k} {v:.1f} GFLOP/s" for k, v in results["peak"].items())
         + ".",
         "",
@@ -604,9 +609,13 @@ def markdown(results):
         "(`2m(2 sum n_(l-1) n_l + sum_(l>1) n_(l-1) n_l)`); `6 m n_weights` is "
         "about 10% more.  Minimum over repeats.",
         "",
+        "`of peak`: of the best GEMM of the run; `of GEMM now`: of the best "
+        "(4096x256)@(256x256) GEMM measured just before (the load of a shared "
+        "machine changes during a run).",
+        "",
         "| m | dtype | library | ms / eval | evals/s | GFLOP/s | of peak "
-        "| µs / row | sklearn / skbackprop |",
-        "|---:|---|---|---:|---:|---:|---:|---:|---:|",
+        "| of GEMM now | µs / row | sklearn / skbackprop |",
+        "|---:|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     grad = results["gradient"]
     for r in grad:
@@ -619,7 +628,8 @@ def markdown(results):
         out.append(
             f"| {r['m']} | {r['dtype']} | {r['lib']} | {r['seconds'] * 1e3:.1f} | "
             f"{r['evals_per_s']:.2f} | {r['gflops']:.1f} | "
-            f"{r['fraction_of_peak']:.0%} | {r['us_per_row']:.2f} | "
+            f"{r['fraction_of_peak']:.0%} | {r['fraction_of_gemm_alongside']:.0%} | "
+            f"{r['us_per_row']:.2f} | "
             f"{'' if ratio is None else f'{ratio:.2f}x'} |"
         )
     out += [
@@ -781,8 +791,19 @@ def main(argv=None):
     cfg = QUICK if args.quick else FULL
     start = time.perf_counter()
     results = {"quick": args.quick, "config": cfg, "system": system_info()}
-    results["gemm"], results["peak"] = bench_gemm(cfg)
-    results["gradient"] = bench_gradient(cfg, results["peak"])
+    results["gemm"] = bench_gemm(cfg)
+    results["gradient"] = bench_gradient(cfg)
+    # The peak: the best GEMM of the whole run, the ones measured alongside
+    # the gradients included.
+    results["peak"] = {
+        name: max(
+            [r["gflops"] for r in results["gemm"] if r["dtype"] == name]
+            + [r["gemm_alongside"] for r in results["gradient"] if r["dtype"] == name]
+        )
+        for name in DTYPES
+    }
+    for r in results["gradient"]:
+        r["fraction_of_peak"] = r["gflops"] / results["peak"][r["dtype"]]
     results["fit"] = bench_fit(cfg)
     results["sgd"] = bench_sgd(cfg)
     results["memory"] = bench_memory(cfg)
