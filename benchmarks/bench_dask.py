@@ -59,7 +59,7 @@ def _dask_array(client, a, block_rows):
     )
 
 
-def _in_memory(est, X, y, theta, repeats):
+def _in_memory(est, X, y, theta, repeats, block_rows):
     from threadpoolctl import threadpool_limits
 
     from skbackprop._network import Network
@@ -71,9 +71,24 @@ def _in_memory(est, X, y, theta, repeats):
     def evaluate():
         return net.cost_grad(theta, X, Y, None, est.alpha)
 
+    from skbackprop._dask import _block_cost_grad
+
+    spec = (net.layer_sizes, net.activation, net.loss, net.dtype, net.chunk_size)
+    starts = range(0, X.shape[0], block_rows)
+
+    def blocks():
+        # The workers' code, block after block, without Dask.
+        return [
+            _block_cost_grad(
+                spec, X[i : i + block_rows], Y[i : i + block_rows], None, theta
+            )
+            for i in starts
+        ]
+
     with threadpool_limits(1):
         one = _min_time(evaluate, repeats)
-    return evaluate(), one, _min_time(evaluate, repeats)
+        by_block = _min_time(blocks, repeats)
+    return evaluate(), one, _min_time(evaluate, repeats), by_block
 
 
 def _on_cluster(n_workers, est, X, y, theta, expected, args):
@@ -149,7 +164,9 @@ def main():
     est = BackpropClassifier((h,), alpha=1e-4)
     size = n_params((p, h, k))
     theta = rng.normal(scale=0.05, size=size)
-    expected, mem1, memn = _in_memory(est, X, y, theta, args.repeats)
+    expected, mem1, memn, by_block = _in_memory(
+        est, X, y, theta, args.repeats, args.block_rows
+    )
     rows = [(w, *_on_cluster(w, est, X, y, theta, expected, args)) for w in (1, 2)]
 
     vector = 8 * size
@@ -174,6 +191,9 @@ def main():
         "| - | 0 |",
         f"| in memory, {os.cpu_count()} BLAS threads | - | {memn[0]:.3f} "
         f"({memn[1]:.3f}) | - | - | - | 0 |",
+        f"| the workers' block code in this process, 1 BLAS thread, no Dask | "
+        f"{-(-n // args.block_rows)} | {by_block[0]:.3f} ({by_block[1]:.3f}) | - | - "
+        "| - | - |",
     ]
     for n_workers, n_blocks, _, literal, scatter, moved, error, floor in rows:
         lines.append(
