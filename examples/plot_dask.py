@@ -43,7 +43,7 @@ client = Client(cluster)
 rng = da.random.default_rng(0)
 X = rng.normal(size=(20_000, 20), chunks=(5_000, 20))
 y = (X[:, 0] + 0.5 * X[:, 1] ** 2 > 0.5).astype(int)
-X
+print(X)
 
 # %%
 # Fit on the Dask arrays
