@@ -199,14 +199,6 @@ def bench_gemm(cfg):
     return rows
 
 
-def gemm_now(dtype, min_time):
-    """The best of the two (4096x256)@(256x256) GEMMs, measured now."""
-    return max(
-        gemm_gflops(4096, 256, 256, dtype, min_time, parallel)
-        for parallel in (False, True)
-    )
-
-
 # -- 2. gradient ---------------------------------------------------------------
 def sklearn_gradient(X, y, dtype):
     """A callable evaluating scikit-learn's ``_loss_grad_lbfgs`` at its init."""
@@ -228,33 +220,84 @@ def sklearn_gradient(X, y, dtype):
     return run
 
 
+def interleaved_best(fns, min_time, min_rounds=3, max_rounds=50):
+    """Minimum time of each of ``fns``, run in turns (after one warm-up each).
+
+    Run in turns, every function sees the same changes of load on a shared
+    machine, so their ratios are fair even when the load varies.
+    """
+    for f in fns:
+        f()
+    times, start = [[] for _ in fns], time.perf_counter()
+    while len(times[0]) < max_rounds and (
+        len(times[0]) < min_rounds or time.perf_counter() - start < min_time
+    ):
+        for f, ts in zip(fns, times, strict=True):
+            t = time.perf_counter()
+            f()
+            ts.append(time.perf_counter() - t)
+    return [(min(ts), float(np.median(ts)), len(ts)) for ts in times]
+
+
+def gemm_reference(dtype, parallel, rng):
+    """``(f, flops)``: a (4096x256)@(256x256) GEMM, or one per core at once
+    with one BLAS thread each."""
+    m, k, p = 4096, 256, 256
+    n = (os.cpu_count() or 1) if parallel else 1
+    mats = [
+        (
+            rng.random((m, k)).astype(dtype),
+            rng.random((k, p)).astype(dtype),
+            np.empty((m, p), dtype),
+        )
+        for _ in range(n)
+    ]
+    if not parallel:
+        A, B, C = mats[0]
+        return (lambda: np.matmul(A, B, out=C)), 2 * m * k * p
+
+    def run():
+        with threadpool_limits(1, user_api="blas"):
+            threads = [
+                threading.Thread(target=np.matmul, args=(A, B), kwargs={"out": C})
+                for A, B, C in mats
+            ]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+
+    return run, n * 2 * m * k * p
+
+
 def bench_gradient(cfg):
     rows = []
+    rng = np.random.default_rng(SEED)
     for m in cfg["grad_m"]:
         for name, dtype in DTYPES.items():
-            # A GEMM reference measured alongside: on a shared machine the
-            # load changes between the start of the run and now.
-            local = gemm_now(dtype, cfg["grad_min_time"] / 4)
             X, y, _, _ = make_data(m, dtype)
             Y = np.eye(N_CLASSES, dtype=dtype)[y]
             net = Network(SIZES, "relu", "log_loss", dtype=dtype)
             theta = init_params(SIZES, random_state=SEED, dtype=dtype)
             D = np.empty(net.n_params, dtype)
-            ours = best_time(
-                lambda net=net, theta=theta, X=X, Y=Y, D=D: net.cost_grad(
-                    theta, X, Y, None, ALPHA, out=D
-                ),
-                cfg["grad_min_time"],
+
+            def ours(net=net, theta=theta, X=X, Y=Y, D=D):
+                return net.cost_grad(theta, X, Y, None, ALPHA, out=D)
+
+            theirs = sklearn_gradient(X, y, dtype)
+            # GEMM references measured in turns with the gradients: on a
+            # shared machine the load changes during a run.
+            refs = [gemm_reference(dtype, par, rng) for par in (False, True)]
+            timings = interleaved_best(
+                [ours, theirs] + [f for f, _ in refs], cfg["grad_min_time"]
             )
-            J_ours = net.cost_grad(theta, X, Y, None, ALPHA, out=D)[0]
-            theirs_fn = sklearn_gradient(X, y, dtype)
-            theirs = best_time(theirs_fn, cfg["grad_min_time"])
-            J_theirs = theirs_fn()[0]
+            local = max(
+                flops / t[0] / 1e9
+                for (_, flops), t in zip(refs, timings[2:], strict=True)
+            )
+            J = {"skbackprop": ours()[0], "sklearn": theirs()[0]}
             flops = gradient_flops(m)
-            for lib, (t, t_med, reps), J in (
-                ("skbackprop", ours, J_ours),
-                ("sklearn", theirs, J_theirs),
-            ):
+            for lib, (t, t_med, reps) in zip(J, timings, strict=False):
                 gf = flops / t / 1e9
                 rows.append(
                     {
@@ -270,12 +313,13 @@ def bench_gradient(cfg):
                         "gemm_alongside": local,
                         "fraction_of_gemm_alongside": gf / local,
                         "us_per_row": t / m * 1e6,
-                        "J": float(J),
+                        "J": float(J[lib]),
                     }
                 )
                 print(
                     f"gradient {lib:10s} m={m:6d} {name}: {t * 1e3:8.1f} ms  "
-                    f"{gf:6.1f} GFLOP/s  {gf / local:.0%} of GEMM now  J={J:.6f}"
+                    f"{gf:6.1f} GFLOP/s  {gf / local:.0%} of GEMM alongside "
+                    f"({local:.1f})  J={J[lib]:.6f}"
                 )
     return rows
 
@@ -610,8 +654,9 @@ def markdown(results):
         "about 10% more.  Minimum over repeats.",
         "",
         "`of peak`: of the best GEMM of the run; `of GEMM now`: of the best "
-        "(4096x256)@(256x256) GEMM measured just before (the load of a shared "
-        "machine changes during a run).",
+        "(4096x256)@(256x256) GEMM (multi-threaded, or one single-threaded per "
+        "core) timed in turns with the two gradients (the load of a shared "
+        "machine changes during a run; in turns, all see the same).",
         "",
         "| m | dtype | library | ms / eval | evals/s | GFLOP/s | of peak "
         "| of GEMM now | µs / row | sklearn / skbackprop |",
