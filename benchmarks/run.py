@@ -57,6 +57,7 @@ FULL = {
     "grad_min_time": 1.5,
     "fit_m": 40_000,
     "fit_iter": 30,
+    "fit_repeats": 2,
     "sgd_m": 40_000,
     "sgd_epochs": 3,
     "mem_m": [10_000, 40_000, 160_000],
@@ -69,6 +70,7 @@ QUICK = {
     "grad_min_time": 0.2,
     "fit_m": 4_000,
     "fit_iter": 5,
+    "fit_repeats": 1,
     "sgd_m": 4_000,
     "sgd_epochs": 2,
     "mem_m": [2_000, 8_000],
@@ -343,9 +345,14 @@ def bench_fit(cfg):
     rows = []
     for name, dtype in DTYPES.items():
         X, y, X_test, y_test = make_data(cfg["fit_m"], dtype, n_test=10_000)
-        res = {}
-        for lib in ("skbackprop", "sklearn"):
-            est, t = fit_lbfgs(lib, X, y, cfg["fit_iter"])
+        res, fitted = {}, {}
+        # Fits in turns, the fastest of each kept: the same load for both.
+        for _ in range(cfg["fit_repeats"]):
+            for lib in ("skbackprop", "sklearn"):
+                est, t = fit_lbfgs(lib, X, y, cfg["fit_iter"])
+                if lib not in fitted or t < fitted[lib][1]:
+                    fitted[lib] = est, t
+        for lib, (est, t) in fitted.items():
             res[lib] = {
                 "lib": lib,
                 "dtype": name,
@@ -353,6 +360,7 @@ def bench_fit(cfg):
                 "max_iter": cfg["fit_iter"],
                 "n_iter": int(est.n_iter_),
                 "seconds": t,
+                "repeats": cfg["fit_repeats"],
                 "loss": float(est.loss_),
                 "train_accuracy": float(est.score(X, y)),
                 "test_accuracy": float(est.score(X_test, y_test)),
@@ -560,13 +568,15 @@ def check_targets(results):
         if len(ours) < 2:
             continue
         lo, hi = ours[0], ours[-1]
-        extra = [r["traced_peak_mib"] - r["data_mib"] for r in (lo, hi)]
+        # tracemalloc starts after the data are made: the peaks exclude them.
+        extra = [r["traced_peak_mib"] for r in (lo, hi)]
         per_row = (extra[1] - extra[0]) * 2**20 / (hi["m"] - lo["m"])
         checks.append(
             (
-                f"fit memory beyond the data independent of m, {name} "
-                f"(bytes per extra row, m={lo['m']}..{hi['m']})",
-                f"{extra[0]:.0f} -> {extra[1]:.0f} MiB ({per_row:.0f} B/row)",
+                f"fit memory beyond the data independent of m, {name}: "
+                f"allocated during fit at m={lo['m']} -> m={hi['m']}",
+                f"{extra[0]:.0f} -> {extra[1]:.0f} MiB ({per_row:.0f} B per "
+                f"extra row; the data take {hi['data_mib'] * 2**20 / hi['m']:.0f})",
                 None,
             )
         )
@@ -682,7 +692,9 @@ def markdown(results):
         f"## fit: L-BFGS-B, m={cfg['fit_m']}, max_iter={cfg['fit_iter']}, tol=0",
         "",
         "Same architecture, alpha, initial weights (random_state=0) and iteration "
-        "budget.  Test accuracy on 10,000 held-out rows.",
+        f"budget.  The faster of {cfg.get('fit_repeats', 1)} fit(s) of each, run in "
+        "turns.  "
+        "Test accuracy on 10,000 held-out rows.",
         "",
         "| dtype | library | seconds | iterations | final loss | train acc "
         "| test acc | weights | sklearn / skbackprop | loss diff |",
@@ -722,7 +734,8 @@ def markdown(results):
         f"## Peak memory of an L-BFGS fit (max_iter={cfg['mem_iter']}), "
         "each in a fresh process",
         "",
-        "`traced`: peak of numpy/Python allocations during fit (tracemalloc); "
+        "`traced`: peak of numpy/Python allocations during fit, the data "
+        "excluded (tracemalloc); "
         "`RSS +`: peak resident memory during fit minus the resident memory "
         "before it (the data included).",
         "",
@@ -828,10 +841,18 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small smoke run")
     parser.add_argument("--out", default=str(HERE / "results"), help="output dir")
+    parser.add_argument(
+        "--from-json", help="rewrite the table and plot from a results.json"
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
         child(json.loads(args.child))
+        return
+    if args.from_json:
+        results = json.loads(Path(args.from_json).read_text())
+        results["targets"] = check_targets(results)
+        write(results, Path(args.out))
         return
     cfg = QUICK if args.quick else FULL
     start = time.perf_counter()
@@ -855,7 +876,10 @@ def main(argv=None):
     results["system"]["load_average_end"] = os.getloadavg()
     results["total_seconds"] = time.perf_counter() - start
     results["targets"] = check_targets(results)
-    out = Path(args.out)
+    write(results, Path(args.out))
+
+
+def write(results, out):
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.json").write_text(json.dumps(results, indent=1) + "\n")
     (out / "results.md").write_text(markdown(results))
