@@ -108,6 +108,9 @@ def problems():
             "X": Xr * np.logspace(-2, 1, Xr.shape[1]),
             "y": yr,
             **regression,
+            # L-BFGS-B's progress slows down here: follow it further.
+            "target_iters": (300, 3000),
+            "budget_factor": 2.0,
         },
     }
 
@@ -200,22 +203,34 @@ def sklearn_reach(problem, target, repeats, points, hint):
     """Smallest ``max_iter`` whose fit reaches ``target``, and its best time.
 
     Our L-BFGS-B and scikit-learn's follow the same trajectory up to
-    rounding, so the search starts at our iteration count ``hint``.
+    rounding, so the search starts at our iteration count ``hint``, and
+    brackets the answer by steps doubling downwards or upwards.
     """
-    lo, hi, step = hint - 1, hint, 1
-    while True:
-        t, loss, n = fit_sklearn(problem, hi)
+    stalled = []
+
+    def reaches(k):
+        t, loss, n = fit_sklearn(problem, k)
         points.append((n, t, loss))
-        if loss <= target or n < hi or hi > 100_000:
-            break
-        lo, hi, step = hi, hi + step, 2 * step
-    if loss > target:
-        return None
+        if n < k and loss > target:
+            stalled.append(k)  # converged above the target
+        return loss <= target
+
+    hi, step = hint, 1
+    if reaches(hi):
+        lo = hi - step
+        while lo > 0 and reaches(lo):
+            hi, step = lo, 2 * step
+            lo = max(hi - step, 0)
+    else:
+        lo, hi = hi, hi + step
+        while not reaches(hi):
+            if stalled or hi > 100_000:
+                return None
+            lo, step = hi, 2 * step
+            hi = lo + step
     while hi - lo > 1:
         mid = (lo + hi) // 2
-        t, loss, n = fit_sklearn(problem, mid)
-        points.append((n, t, loss))
-        if loss <= target:
+        if reaches(mid):
             hi = mid
         else:
             lo = mid
@@ -276,8 +291,9 @@ def bench_problem(name, problem, repeats, budget, log):
     }
     for label, solver, curvature in SOLVERS:
         runs = []
+        limit = budget * problem.get("budget_factor", 1)
         for r in range(repeats):
-            trace, message = run_ours(problem, solver, curvature, tight, budget)
+            trace, message = run_ours(problem, solver, curvature, tight, limit)
             runs.append((trace, message))
             log(
                 f"[{name}] {label:18s} run {r}: {len(trace)} it, "
@@ -309,6 +325,64 @@ def bench_problem(name, problem, repeats, budget, log):
         "end": "bisection on max_iter",
     }
     return out
+
+
+def thin(results, n=300):
+    """Keep about ``n`` log-spaced iterations of each trace (for the JSON)."""
+    for res in results.values():
+        for entry in res["solvers"].values():
+            trace = entry.get("trace")
+            if trace and len(trace) > n and "trace_iters" not in entry:
+                keep = np.unique(np.geomspace(1, len(trace), n).astype(int) - 1)
+                entry["trace"] = [
+                    [float(f"{x:.6g}") for x in trace[i]] for i in keep.tolist()
+                ]
+                entry["trace_iters"] = [i + 1 for i in keep.tolist()]
+    return results
+
+
+def merge(runs):
+    """The best of several saved runs: per solver and target, the fastest hit."""
+    env = dict(runs[0]["env"])
+    for key in ("date", "load_start", "load_end"):
+        env[key] = " / ".join(run["env"][key] for run in runs)
+    results = {}
+    for name, first in runs[0]["results"].items():
+        res = dict(first)
+        all_res = [run["results"][name] for run in runs]
+        res["costs"] = {
+            key: min(r["costs"][key] for r in all_res) for key in first["costs"]
+        }
+        res["solvers"] = {}
+        for label, entry in first["solvers"].items():
+            entries = [r["solvers"][label] for r in all_res]
+            best = dict(entry)
+            best["reach"] = []
+            for k in range(len(entry["reach"])):
+                hits = [e["reach"][k] for e in entries if e["reach"][k] is not None]
+                best["reach"].append(min(hits, key=lambda h: h["time"], default=None))
+            if "trace" in entry:
+                fastest = min(entries, key=lambda e: e["trace"][-1][0])
+                best["trace"], best["end"] = fastest["trace"], fastest["end"]
+                if "trace_iters" in fastest:
+                    best["trace_iters"] = fastest["trace_iters"]
+            else:
+                best["points"] = sorted(p for e in entries for p in e["points"])
+            res["solvers"][label] = best
+        results[name] = res
+    return results, env
+
+
+def _work(hit, entry, costs):
+    """Cost in gradients: ``f+g`` plus the products at their measured cost."""
+    key = "hessp_exact" if entry["curvature"] == "exact" else "hessp_gauss_newton"
+    return hit["fg"] + hit["hessp"] * costs[key] / costs["cost_grad"]
+
+
+def _fmt_work(hit, entry, costs):
+    if hit is None or hit["fg"] is None:
+        return "-"
+    return f"{_work(hit, entry, costs):.0f}"
 
 
 def _fmt_time(hit):
@@ -352,7 +426,50 @@ def summary(res):
     return lines
 
 
-READING = """(written after the run)"""
+READING = """\
+Written after the run of 2026-11-23 (the two merged runs above; the
+scikit-learn rows were re-measured right after them, once its search for
+the smallest `max_iter` also searched downwards).  Times on
+this shared 2-core machine vary by up to 1.5x between runs (load average
+3-6); ratios closer to 1 than that are ties.  The `work` columns do not
+depend on the load.
+
+- **Iterations: the Newton-type solvers win everywhere.**  To L-BFGS-B's
+  1000-iteration loss on Friedman #1 they need 43-71 iterations; to its
+  3000-iteration loss on the badly scaled variant, 103-257.
+- **Wall time on standardized inputs: L-BFGS-B wins.**  Each Newton
+  iteration runs 10-30 curvature products (conjugate-gradient or Lanczos
+  steps), each worth 1.4-2.1 gradients, so the work to a target is 1.6-4x
+  L-BFGS-B's on Friedman #1 and 6x or more on digits.  On digits L-BFGS-B
+  reaches the first target 5x faster than the best Newton-type solver
+  (0.11 s vs 0.57 s) and the second (the penalty floor) in 0.39 s, which no
+  Newton-type solver reaches; on Friedman #1 it is 1.5-2x faster to
+  both targets (1.95 s vs 2.88 s for trust-krylov with Gauss-Newton).
+- **Badly scaled inputs: a tie.**  With feature scales from 0.01 to 10,
+  L-BFGS-B needs 3000 iterations where Newton steps, invariant to such
+  scalings, need 100-130: trust-krylov (H), Newton-CG (GN) and (H) reach
+  the target in 6.5-7.0 s against L-BFGS-B's 6.0 s, with about the same
+  work (3100-4500 gradients against 3350).  The Newton-type solvers pay
+  off only when L-BFGS-B needs thousands of iterations.
+- **Curvature.**  With the trust-region methods, the exact Hessian is the
+  safer default: Gauss-Newton trust-ncg and trust-krylov crawl on the badly
+  scaled problem (hundreds of short steps) and are the slowest on digits,
+  where `G` of a nearly separable softmax is close to singular.  On
+  Friedman #1 Gauss-Newton does as well (trust-ncg) or better
+  (trust-krylov).  Newton-CG did better with Gauss-Newton on the badly
+  scaled problem and with the exact Hessian on Friedman #1.
+- **SciPy's own stopping rules.**  Newton-CG stops on digits at 1.1e-5
+  ("Optimization terminated successfully"), short of the second target:
+  its inner CG quits when `p' H p <= 3 eps` in absolute terms, which happens
+  once the gradient is tiny.  trust-krylov emits SciPy's own
+  `RuntimeWarning: invalid value encountered in multiply` on digits.
+- **scikit-learn.**  `MLPClassifier`/`MLPRegressor(solver="lbfgs")` start
+  from the same weights and minimize the same loss with the same SciPy
+  method; their time per iteration is ours within the noise.  Rounding
+  makes the trajectories drift apart: 1-28 more iterations to the exact
+  targets, and on the badly scaled problem, after a few hundred
+  iterations, a different path that reaches the second target in 2413
+  iterations instead of 3000 (an accident of the path, not of speed)."""
 
 
 def write_markdown(results, env, path):
@@ -362,7 +479,9 @@ def write_markdown(results, env, path):
         "Generated by `benchmarks/bench_second_order.py`.  Times in seconds, "
         "minimum over the repeats, BLAS on one thread; `f+g` counts "
         "cost/gradient evaluations, `Hv` curvature products (exact `H v` for "
-        "(H), Gauss-Newton `G v` for (GN)).  Targets: the training loss "
+        "(H), Gauss-Newton `G v` for (GN)); `work` is `f+g` plus the products "
+        "at their measured cost, in gradients: a load-independent measure of "
+        "the time, as the evaluations dominate it.  Targets: the training loss "
         "(penalty included) L-BFGS-B reaches after the given number of "
         "iterations; scikit-learn's loss is the same function.",
         "",
@@ -387,9 +506,9 @@ def write_markdown(results, env, path):
             f"({costs['hessp_gauss_newton'] / costs['cost_grad']:.1f}x).",
             "",
             f"| solver | time to {t1:.3g} (L-BFGS-B {k1} it) | iterations | f+g | Hv "
-            f"| time to {t2:.3g} (L-BFGS-B {k2} it) | iterations | f+g | Hv "
-            "| how the run ended |",
-            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+            f"| work | time to {t2:.3g} (L-BFGS-B {k2} it) | iterations | f+g | Hv "
+            "| work | how the run ended |",
+            "|---|" + "---:|" * 10 + "---|",
         ]
         for label, entry in res["solvers"].items():
             cells = [label]
@@ -399,6 +518,7 @@ def write_markdown(results, env, path):
                     _fmt_count(hit, "iters"),
                     _fmt_count(hit, "fg"),
                     _fmt_count(hit, "hessp"),
+                    _fmt_work(hit, entry, costs),
                 ]
             cells.append(entry["end"].replace("|", "/"))
             lines.append("| " + " | ".join(cells) + " |")
@@ -430,7 +550,7 @@ def plot(results, path):
                 continue
             trace = np.array(entry["trace"])
             color, ls = styles[label]
-            iters = np.arange(1, len(trace) + 1)
+            iters = entry.get("trace_iters", np.arange(1, len(trace) + 1))
             ax_t.plot(trace[:, 0], trace[:, 1], ls, color=color, label=label)
             ax_i.plot(iters, trace[:, 1], ls, color=color, label=label)
         for ax in (ax_t, ax_i):
@@ -446,7 +566,7 @@ def plot(results, path):
         ax_t.set_title(f"{name}: {res['short']}")
     axes[0, 0].legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=80)
 
 
 def main():
@@ -459,10 +579,20 @@ def main():
         action="store_true",
         help="rewrite the Markdown and the plot from the saved JSON",
     )
+    parser.add_argument(
+        "--merge",
+        type=Path,
+        nargs="+",
+        help="instead of running, keep the best times of these saved JSON runs",
+    )
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    if args.report_only:
-        saved = json.loads((args.out / "second_order.json").read_text())
+    json_path = args.out / "second_order.json"
+    if args.merge:
+        results, env = merge([json.loads(p.read_text()) for p in args.merge])
+        json_path.write_text(json.dumps({"env": env, "results": thin(results)}))
+    if args.report_only or args.merge:
+        saved = json.loads(json_path.read_text())
         write_markdown(saved["results"], saved["env"], args.out / "second_order.md")
         plot(saved["results"], args.out / "second_order.png")
         return
@@ -486,9 +616,7 @@ def main():
     env["load_end"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
     env["seconds"] = time.perf_counter() - start
     print(f"total {env['seconds']:.0f} s")
-    (args.out / "second_order.json").write_text(
-        json.dumps({"env": env, "results": results}, indent=1)
-    )
+    json_path.write_text(json.dumps({"env": env, "results": thin(results)}))
     write_markdown(results, env, args.out / "second_order.md")
     plot(results, args.out / "second_order.png")
 
