@@ -339,7 +339,15 @@ class BackpropClassifier(ClassifierMixin, BaseBackprop):
         )
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
-        target_type = type_of_target(y, input_name="y")
+        self._set_or_check_classes(type_of_target(y, input_name="y"), y, incremental)
+        return X, y
+
+    def _set_or_check_classes(self, target_type, labels, incremental):
+        """Define ``classes_`` on a first fit, else check the targets' classes.
+
+        ``labels`` are the targets, or any array with the same classes (Dask
+        input passes its unique labels).
+        """
         if target_type not in ("binary", "multiclass", "multilabel-indicator"):
             raise ValueError(
                 f"Unknown label type: {target_type!r}. BackpropClassifier needs "
@@ -347,7 +355,7 @@ class BackpropClassifier(ClassifierMixin, BaseBackprop):
                 "BackpropRegressor for continuous targets."
             )
         if not hasattr(self, "classes_") or (not self.warm_start and not incremental):
-            binarizer = LabelBinarizer().fit(y)
+            binarizer = LabelBinarizer().fit(labels)
             if len(binarizer.classes_) < 2:
                 raise ValueError(
                     "The training data hold only one class "
@@ -356,21 +364,20 @@ class BackpropClassifier(ClassifierMixin, BaseBackprop):
                 )
             self._label_binarizer = binarizer
             self.classes_ = binarizer.classes_
-        else:
-            classes = unique_labels(y)
-            if self.warm_start and not incremental:
-                if set(classes) != set(self.classes_):
-                    raise ValueError(
-                        "warm_start can only be used where `y` has the same "
-                        f"classes as in the previous call to fit. Previously got "
-                        f"{self.classes_}, `y` has {classes}."
-                    )
-            elif len(np.setdiff1d(classes, self.classes_, assume_unique=True)):
+            return
+        classes = unique_labels(labels)
+        if self.warm_start and not incremental:
+            if set(classes) != set(self.classes_):
                 raise ValueError(
-                    f"`y` has classes not in `self.classes_`. `self.classes_` has "
-                    f"{self.classes_}. 'y' has {classes}."
+                    "warm_start can only be used where `y` has the same "
+                    f"classes as in the previous call to fit. Previously got "
+                    f"{self.classes_}, `y` has {classes}."
                 )
-        return X, y
+        elif len(np.setdiff1d(classes, self.classes_, assume_unique=True)):
+            raise ValueError(
+                f"`y` has classes not in `self.classes_`. `self.classes_` has "
+                f"{self.classes_}. 'y' has {classes}."
+            )
 
     def _encode_targets(self, y, dtype):
         return self._label_binarizer.transform(y).astype(dtype)

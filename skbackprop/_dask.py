@@ -25,7 +25,6 @@ import warnings
 import numpy as np
 from sklearn.base import is_classifier
 from sklearn.exceptions import DataConversionWarning
-from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import (
@@ -162,7 +161,7 @@ def _lookup_weights(y, classes, weights):
     return weights[np.searchsorted(classes, y)]
 
 
-def _classifier_targets(est, y, incremental, first_pass, dtype):
+def _classifier_targets(est, y, incremental, dtype):
     """Encoded targets, per-row class weights (or None), the loss name.
 
     Only the unique labels (and their counts) travel to the client.
@@ -178,38 +177,13 @@ def _classifier_targets(est, y, incremental, first_pass, dtype):
         target_type = "multilabel-indicator" if is_indicator else "unknown"
         classes, counts = np.arange(y.shape[1]), None
     else:
-        target_type = "unknown"
-    if target_type not in ("binary", "multiclass", "multilabel-indicator"):
-        raise ValueError(
-            f"Unknown label type: {target_type!r}. BackpropClassifier needs "
-            "binary, multiclass or multilabel-indicator targets; use "
-            "BackpropRegressor for continuous targets."
-        )
+        target_type, classes, counts = "unknown", None, None
     multilabel = target_type == "multilabel-indicator"
-    if not hasattr(est, "classes_") or first_pass:
-        binarizer = LabelBinarizer().fit(
-            np.eye(y.shape[1], dtype=int) if multilabel else classes
-        )
-        if len(binarizer.classes_) < 2:
-            raise ValueError(
-                "The training data hold only one class "
-                f"({binarizer.classes_[0]!r}); a classifier needs at least "
-                "two classes."
-            )
-        est._label_binarizer = binarizer
-        est.classes_ = binarizer.classes_
-    elif est.warm_start and not incremental:
-        if set(classes) != set(est.classes_):
-            raise ValueError(
-                "warm_start can only be used where `y` has the same "
-                f"classes as in the previous call to fit. Previously got "
-                f"{est.classes_}, `y` has {classes}."
-            )
-    elif len(np.setdiff1d(classes, est.classes_, assume_unique=True)):
-        raise ValueError(
-            f"`y` has classes not in `self.classes_`. `self.classes_` has "
-            f"{est.classes_}. 'y' has {classes}."
-        )
+    est._set_or_check_classes(
+        target_type,
+        np.eye(y.shape[1], dtype=int) if multilabel else classes,
+        incremental,
+    )
     binarizer = est._label_binarizer
     multilabel = binarizer.y_type_.startswith("multilabel")
     all_classes = binarizer.classes_
@@ -466,9 +440,7 @@ def dask_objective(est, X, y, sample_weight, hidden, incremental, first_pass):
     if not da.isfinite(X).all().compute():
         raise ValueError("Input X contains NaN or infinity.")
     if is_classifier(est):
-        Y, row_weights, loss = _classifier_targets(
-            est, y, incremental, first_pass, dtype
-        )
+        Y, row_weights, loss = _classifier_targets(est, y, incremental, dtype)
     else:
         Y, row_weights, loss = _regressor_targets(est, y, dtype)
     if sample_weight is not None:
