@@ -101,9 +101,7 @@ class Loss(NamedTuple):
 
 
 LOSSES = {
-    "log_loss": Loss(
-        "softmax", _softmax_log_loss, _softmax_jvp, _softmax_loss_signal
-    ),
+    "log_loss": Loss("softmax", _softmax_log_loss, _softmax_jvp, _softmax_loss_signal),
     "binary_log_loss": Loss(
         "logistic",
         _binary_log_loss,
