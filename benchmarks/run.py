@@ -156,33 +156,9 @@ def gemm_gflops(m, k, p, dtype, min_time, parallel=False, rng=None):
     the gradient's row workers (so also a limit for it).
     """
     rng = np.random.default_rng(SEED) if rng is None else rng
-    n = (os.cpu_count() or 1) if parallel else 1
-    mats = [
-        (
-            rng.random((m, k)).astype(dtype),
-            rng.random((k, p)).astype(dtype),
-            np.empty((m, p), dtype),
-        )
-        for _ in range(n)
-    ]
-    if not parallel:
-        A, B, C = mats[0]
-        t, _, _ = best_time(lambda: np.matmul(A, B, out=C), min_time)
-        return 2 * m * k * p / t / 1e9
-
-    def run():
-        threads = [
-            threading.Thread(target=np.matmul, args=(A, B), kwargs={"out": C})
-            for A, B, C in mats
-        ]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-
-    with threadpool_limits(1, user_api="blas"):
-        t, _, _ = best_time(run, min_time)
-    return n * 2 * m * k * p / t / 1e9
+    f, flops = gemm_product(m, k, p, dtype, parallel, rng)
+    t, _, _ = best_time(f, min_time)
+    return flops / t / 1e9
 
 
 def bench_gemm(cfg):
@@ -244,7 +220,12 @@ def interleaved_best(fns, min_time, min_rounds=3, max_rounds=50):
 def gemm_reference(dtype, parallel, rng):
     """``(f, flops)``: a (4096x256)@(256x256) GEMM, or one per core at once
     with one BLAS thread each."""
-    m, k, p = 4096, 256, 256
+    return gemm_product(4096, 256, 256, dtype, parallel, rng)
+
+
+def gemm_product(m, k, p, dtype, parallel, rng):
+    """``(f, flops)``: ``f()`` runs an ``(m x k) @ (k x p)`` GEMM, or one per
+    core at once with one BLAS thread each."""
     n = (os.cpu_count() or 1) if parallel else 1
     mats = [
         (

@@ -1,10 +1,20 @@
 """Central finite differences against an analytic gradient."""
 
+from collections.abc import Callable
+
 import numpy as np
+from numpy.typing import ArrayLike
 from sklearn.utils import check_random_state
 
 
-def check_gradient(fun, theta, args=(), eps=None, n_coords=None, random_state=None):
+def check_gradient(
+    fun: Callable[..., tuple[float, ArrayLike]],
+    theta: ArrayLike,
+    args: tuple = (),
+    eps: float | None = None,
+    n_coords: int | None = None,
+    random_state: int | np.random.RandomState | None = None,
+) -> float:
     """Relative error between an analytic gradient and central differences.
 
     For each checked coordinate ``k``,

@@ -16,7 +16,10 @@ pass through the output's curvature: it drops the two terms with ``d(l+1)``
 and ``R{A(l-1)}' d(l)``, which makes ``G`` positive semi-definite.
 """
 
+from collections.abc import Sequence
+
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from skbackprop._activations import (
     HIDDEN_ACTIVATIONS,
@@ -169,17 +172,17 @@ def _hessp(
 
 
 def hessian_vector_product(
-    theta,
-    v,
-    X,
-    Y,
-    layer_sizes,
-    activation="relu",
-    loss="log_loss",
-    alpha=0.0,
-    sample_weight=None,
-    chunk_size=None,
-):
+    theta: ArrayLike,
+    v: ArrayLike,
+    X: ArrayLike,
+    Y: ArrayLike,
+    layer_sizes: Sequence[int],
+    activation: str = "relu",
+    loss: str = "log_loss",
+    alpha: float = 0.0,
+    sample_weight: ArrayLike | None = None,
+    chunk_size: int | None = None,
+) -> NDArray:
     """Exact Hessian-vector product ``H v`` of the cost of :func:`cost_grad`.
 
     Computed by Pearlmutter's R-operator: a forward pass of directional
@@ -258,17 +261,17 @@ def hessian_vector_product(
 
 
 def gauss_newton_vector_product(
-    theta,
-    v,
-    X,
-    Y,
-    layer_sizes,
-    activation="relu",
-    loss="log_loss",
-    alpha=0.0,
-    sample_weight=None,
-    chunk_size=None,
-):
+    theta: ArrayLike,
+    v: ArrayLike,
+    X: ArrayLike,
+    Y: ArrayLike,
+    layer_sizes: Sequence[int],
+    activation: str = "relu",
+    loss: str = "log_loss",
+    alpha: float = 0.0,
+    sample_weight: ArrayLike | None = None,
+    chunk_size: int | None = None,
+) -> NDArray:
     """Gauss-Newton-vector product ``G v`` of the cost of :func:`cost_grad`.
 
     ``G = (1/S) sum_i s_i J_i' H_i J_i + alpha/S`` on the weights, where

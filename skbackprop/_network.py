@@ -25,10 +25,12 @@ import contextlib
 import numbers
 import os
 import threading
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
 
 import numpy as np
 import scipy.sparse as sp
+from numpy.typing import ArrayLike, DTypeLike, NDArray
 from sklearn.utils import check_random_state
 from threadpoolctl import ThreadpoolController
 
@@ -146,7 +148,7 @@ def _check_layer_sizes(layer_sizes):
     return tuple(int(n) for n in sizes)
 
 
-def n_params(layer_sizes):
+def n_params(layer_sizes: Sequence[int]) -> int:
     """Number of parameters of a network with the given layer sizes.
 
     Parameters
@@ -169,7 +171,9 @@ def n_params(layer_sizes):
     return sum((a + 1) * b for a, b in zip(sizes[:-1], sizes[1:], strict=True))
 
 
-def unpack_params(theta, layer_sizes):
+def unpack_params(
+    theta: NDArray, layer_sizes: Sequence[int]
+) -> tuple[list[NDArray], list[NDArray]]:
     """Per-layer views of a flat parameter vector.
 
     Parameters
@@ -219,7 +223,11 @@ def unpack_params(theta, layer_sizes):
     return coefs, intercepts
 
 
-def pack_params(coefs, intercepts, out=None):
+def pack_params(
+    coefs: Sequence[ArrayLike],
+    intercepts: Sequence[ArrayLike],
+    out: NDArray | None = None,
+) -> NDArray:
     """Flatten per-layer weights and biases into one parameter vector.
 
     The inverse of :func:`unpack_params`.
@@ -266,7 +274,12 @@ def pack_params(coefs, intercepts, out=None):
     return out
 
 
-def init_params(layer_sizes, activation="relu", random_state=None, dtype=np.float64):
+def init_params(
+    layer_sizes: Sequence[int],
+    activation: str = "relu",
+    random_state: int | np.random.RandomState | None = None,
+    dtype: DTypeLike = np.float64,
+) -> NDArray:
     """Glorot-uniform initial parameters, exactly as scikit-learn's MLP draws them.
 
     Each layer draws ``W(l)`` and then ``b(l)`` from
@@ -653,16 +666,16 @@ def _network_for(X, Y, layer_sizes, activation, loss, dtype, chunk_size):
 
 
 def cost_grad(
-    theta,
-    X,
-    Y,
-    layer_sizes,
-    activation="relu",
-    loss="log_loss",
-    alpha=0.0,
-    sample_weight=None,
-    chunk_size=None,
-):
+    theta: ArrayLike,
+    X: ArrayLike,
+    Y: ArrayLike,
+    layer_sizes: Sequence[int],
+    activation: str = "relu",
+    loss: str = "log_loss",
+    alpha: float = 0.0,
+    sample_weight: ArrayLike | None = None,
+    chunk_size: int | None = None,
+) -> tuple[float, NDArray]:
     """Cost ``J`` and regularized batch gradient ``D`` of a feed-forward network.
 
     The batch form of seed 001's algorithm, by the layer-by-layer matrix
@@ -736,7 +749,13 @@ def cost_grad(
     return net.cost_grad(theta, X, Y, sample_weight, alpha)
 
 
-def predict_network(theta, X, layer_sizes, activation="relu", loss="log_loss"):
+def predict_network(
+    theta: ArrayLike,
+    X: ArrayLike,
+    layer_sizes: Sequence[int],
+    activation: str = "relu",
+    loss: str = "log_loss",
+) -> NDArray:
     """Output activations ``A(L)`` of a network with flat parameters ``theta``.
 
     Parameters
@@ -767,11 +786,11 @@ def predict_network(theta, X, layer_sizes, activation="relu", loss="log_loss"):
     >>> np.allclose(P.sum(axis=1), 1.0)
     True
     """
-    X, _, _, dtype = _prepare(X, np.zeros((np.shape(X)[0], 1)), None)
+    rows, _, _, dtype = _prepare(X, np.zeros((np.shape(X)[0], 1)), None)
     net = Network(layer_sizes, activation, loss, dtype=dtype)
-    if net.layer_sizes[0] != X.shape[1]:
+    if net.layer_sizes[0] != rows.shape[1]:
         raise ValueError(
-            f"X has {X.shape[1]} features, but layer_sizes expects "
+            f"X has {rows.shape[1]} features, but layer_sizes expects "
             f"{net.layer_sizes[0]}."
         )
-    return net.forward(theta, X)
+    return net.forward(theta, rows)

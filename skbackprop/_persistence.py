@@ -64,7 +64,7 @@ class InconsistentVersionWarning(sklearn.exceptions.InconsistentVersionWarning):
         )
 
 
-def trusted_types():
+def trusted_types() -> list[str]:
     """The types to trust when loading a fitted estimator with skops.
 
     A fitted :class:`BackpropClassifier` or :class:`BackpropRegressor`
