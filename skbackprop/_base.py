@@ -140,7 +140,6 @@ class _Progress:
         self.best_validation_score = -np.inf if validation is not None else None
         self.best_theta = None
         self.no_improvement = 0
-        self.stop_reason = None
         self.last_theta = None  # the last iterate with a finite loss
         self.reduce_step = None  # set by gradient descent (adaptive schedule)
 
@@ -181,7 +180,6 @@ class _Progress:
             except StopIteration:
                 stop = True
             if stop is True:
-                self.stop_reason = "callback"
                 raise StopTraining
 
         applies = self.validation is not None or self.train_loss_rule
@@ -199,7 +197,6 @@ class _Progress:
                     f"{what} did not improve more than tol={tol:f} for "
                     f"{est.n_iter_no_change} consecutive iterations. Stopping."
                 )
-            self.stop_reason = "no_improvement"
             raise StopTraining
 
 
