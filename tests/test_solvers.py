@@ -75,7 +75,7 @@ def full_cost(theta, alpha=1e-4, hidden=(6,), activation="relu"):
 
 # -- SciPy methods -------------------------------------------------------------
 
-GRADIENT_METHODS = [
+CANONICAL_METHODS = [
     "L-BFGS-B",
     "CG",
     "BFGS",
@@ -85,11 +85,8 @@ GRADIENT_METHODS = [
     "trust-ncg",
     "trust-krylov",
     "trust-constr",
-    "l-bfgs-b",
-    "newton-cg",
-    "trust-ncg",
-    "lbfgs",
 ]
+GRADIENT_METHODS = [*CANONICAL_METHODS, "l-bfgs-b", "newton-cg", "trust-ncg", "lbfgs"]
 
 
 @pytest.mark.parametrize("solver", GRADIENT_METHODS)
@@ -204,21 +201,7 @@ def test_solver_options_with_gd_raise():
         est.fit(X, y)
 
 
-@pytest.mark.parametrize(
-    "solver",
-    [
-        "L-BFGS-B",
-        "CG",
-        "BFGS",
-        "TNC",
-        "SLSQP",
-        "Newton-CG",
-        "trust-ncg",
-        "trust-krylov",
-        "trust-constr",
-        "gd",
-    ],
-)
+@pytest.mark.parametrize("solver", [*CANONICAL_METHODS, "gd"])
 def test_max_iter_bounds_the_iterations_and_warns(solver):
     est = BackpropClassifier(solver=solver, max_iter=3, tol=0.0, **SMALL)
     with pytest.warns(ConvergenceWarning):
