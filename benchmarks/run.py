@@ -314,12 +314,16 @@ def fit_lbfgs(lib, X, y, max_iter):
         est = BackpropClassifier(HIDDEN, solver="L-BFGS-B", **common)
     else:
         est = MLPClassifier(HIDDEN, solver="lbfgs", **common)
+    return est, timed_fit(est, X, y)
+
+
+def timed_fit(est, X, y):
+    """Seconds of ``est.fit(X, y)`` (budget-exhaustion warnings expected)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         t = time.perf_counter()
         est.fit(X, y)
-        t = time.perf_counter() - t
-    return est, t
+        return time.perf_counter() - t
 
 
 def bench_fit(cfg):
@@ -399,11 +403,7 @@ def bench_sgd(cfg, batch_size=200, learning_rate=0.01):
                     est = BackpropClassifier(HIDDEN, solver="gd", **params)
                 else:
                     est = MLPClassifier(HIDDEN, solver="sgd", **params)
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", ConvergenceWarning)
-                    t = time.perf_counter()
-                    est.fit(X, y)
-                    times[n_epochs] = time.perf_counter() - t
+                times[n_epochs] = timed_fit(est, X, y)
             per_epoch = (times[1 + epochs] - times[1]) / epochs
             res[lib] = {
                 "lib": lib,
