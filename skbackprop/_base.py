@@ -93,6 +93,12 @@ class _Objective:
             curvature,
         )
 
+    def threads(self, batch_size=None):
+        """Hold the network's :meth:`~Network.threads` for evaluations of
+        ``batch_size`` rows (None: all of them)."""
+        rows = self.n_samples if batch_size is None else batch_size
+        return self.net.threads(min(rows, self.n_samples))
+
     def batches(self, batch_size, shuffle, rng):
         """Row selections of one epoch of mini-batches."""
         m = self.n_samples
@@ -452,19 +458,19 @@ class BaseBackprop(PersistenceMixin, BaseEstimator, metaclass=ABCMeta):
             n_iter=self.n_iter_ if continuing else 0,
             curve=list(self.loss_curve_) if continuing else [],
         )
-        if solver == "gd":
-            theta, result, loss_value = self._run_gd(
-                objective, theta, progress, rng, incremental
-            )
-        else:
-            theta, result, loss_value = self._run_scipy(
-                solver, objective, theta, progress
-            )
-
-        if validation is not None and progress.best_theta is not None:
-            theta = progress.best_theta
-            # loss_ is the cost of the parameters kept, not of the last iterate.
-            loss_value = objective.cost_grad(theta)[0]
+        with objective.threads(self.batch_size if solver == "gd" else None):
+            if solver == "gd":
+                theta, result, loss_value = self._run_gd(
+                    objective, theta, progress, rng, incremental
+                )
+            else:
+                theta, result, loss_value = self._run_scipy(
+                    solver, objective, theta, progress
+                )
+            if validation is not None and progress.best_theta is not None:
+                theta = progress.best_theta
+                # loss_ is the cost of the parameters kept, not the last iterate's.
+                loss_value = objective.cost_grad(theta)[0]
         theta = np.asarray(theta, dtype=dtype)
         if not np.isfinite(theta).all():
             raise ValueError(
@@ -648,20 +654,23 @@ class BaseBackprop(PersistenceMixin, BaseEstimator, metaclass=ABCMeta):
         epochs = 1 if incremental else self.max_iter
 
         def step(J, D):
-            if not (np.isfinite(J) and np.isfinite(D).all()):
+            # One sum tells whether all of D is finite (an inf or nan in it
+            # makes the sum inf or nan), without a boolean array per step.
+            if not (np.isfinite(J) and np.isfinite(D.sum())):
                 raise _Diverged(J)
             last_finite[...] = theta
             opt.update(theta, D)
 
         loss_value = np.nan
-        # The cost at the starting parameters: full-batch descent steps from
-        # it, and a fit that ends far above it has diverged (checked below).
+        # The cost at the starting parameters: a fit that ends far above it has
+        # diverged (checked below).  Full-batch descent steps from it;
+        # mini-batch descent estimates it by its first batch, which costs no
+        # extra pass over the data.
         start_loss = np.inf
         try:  # Ctrl-C may land in this first evaluation too
-            J, D = (
-                objective.cost_grad(theta) if full_batch or not incremental else (0, 0)
-            )
-            start_loss = J
+            if full_batch:
+                J, D = objective.cost_grad(theta)
+                start_loss = J
             for _ in range(epochs):
                 if full_batch:
                     step(J, D)
@@ -675,6 +684,8 @@ class BaseBackprop(PersistenceMixin, BaseEstimator, metaclass=ABCMeta):
                     for rows in objective.batches(batch, self.shuffle, rng):
                         J, D, S_b = objective.cost_grad_rows(theta, rows)
                         if J is not None:
+                            if start_loss == np.inf:
+                                start_loss = J
                             step(J, D)
                             epoch_loss += J * S_b / S
                 loss_value = epoch_loss

@@ -18,6 +18,7 @@ Dask is optional: this module is imported only when a Dask collection is
 passed, and imports Dask inside its functions.
 """
 
+import contextlib
 import itertools
 import uuid
 import warnings
@@ -409,6 +410,10 @@ class DaskObjective:
                 D[: net.n_coefs] += self.alpha * W
             D *= net.dtype.type(1.0 / S)
         return J / S, D
+
+    def threads(self, batch_size=None):
+        """The cluster's workers hold their own threads: nothing to hold here."""
+        return contextlib.nullcontext()
 
     def hessp(self, theta, v, curvature):
         """``H v`` (or ``G v``) over all blocks; equal to ``network_hessp``."""

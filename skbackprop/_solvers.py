@@ -197,10 +197,10 @@ class GradientDescent:
         self.velocity = None
 
     def update(self, theta, D):
-        """Take one step in place on ``theta`` along ``-D``."""
+        """Take one step in place on ``theta`` along ``-D`` (``D`` is overwritten)."""
         if self.schedule == "invscaling":
             self.eta = self.learning_rate_init / (self.t + 1) ** self.power_t
-        step = D * theta.dtype.type(-self.eta)
+        step = np.multiply(D, theta.dtype.type(-self.eta), out=D)
         if self.momentum:
             if self.velocity is None:
                 self.velocity = np.zeros_like(theta)

@@ -1,4 +1,4 @@
-"""The gradient's row workers: same result as one thread, BLAS setting restored."""
+"""The row workers: same results as one thread, BLAS setting restored."""
 
 import multiprocessing
 import warnings
@@ -8,7 +8,13 @@ import pytest
 from threadpoolctl import threadpool_info, threadpool_limits
 
 import skbackprop._network as network
-from skbackprop import cost_grad
+from skbackprop import (
+    BackpropClassifier,
+    cost_grad,
+    gauss_newton_vector_product,
+    hessian_vector_product,
+    predict_network,
+)
 
 SIZES = (4, 6, 5)
 
@@ -27,10 +33,26 @@ def two_workers(monkeypatch):
         yield
 
 
-def _serial(monkeypatch, *args, **kwargs):
+def _serial(monkeypatch, func, *args, **kwargs):
     with monkeypatch.context() as mp:
         mp.setattr(network, "_MIN_ROWS_PER_WORKER", 10**9)
-        return cost_grad(*args, **kwargs)
+        return func(*args, **kwargs)
+
+
+def _spy_workers(monkeypatch):
+    """Record the worker index of every range :meth:`Network.map_rows` runs."""
+    calls = []
+    original = network.Network.map_rows
+
+    def spy(self, fn, m, work_per_row):
+        def recorded(k, start, stop):
+            calls.append(k)
+            return fn(k, start, stop)
+
+        return original(self, recorded, m, work_per_row)
+
+    monkeypatch.setattr(network.Network, "map_rows", spy)
+    return calls
 
 
 @pytest.mark.parametrize("loss", ["log_loss", "squared_error"])
@@ -54,7 +76,7 @@ def test_workers_equal_one_thread(
     monkeypatch.setattr(network.Network, "_accumulate", spy)
     J, D = cost_grad(*args, chunk_size=40)
     assert sorted(calls) == [0, 1]  # both workers ran
-    J_ref, D_ref = _serial(monkeypatch, *args, chunk_size=40)
+    J_ref, D_ref = _serial(monkeypatch, cost_grad, *args, chunk_size=40)
     np.testing.assert_allclose(J, J_ref, rtol=1e-12)
     np.testing.assert_allclose(D, D_ref, rtol=1e-10, atol=1e-14)
     # Deterministic: the parts are added in a fixed order.
@@ -144,3 +166,77 @@ def test_forked_child_gets_its_own_helper_threads(
         if child.is_alive():
             child.kill()
     assert child.exitcode == 0
+
+
+@pytest.mark.parametrize(
+    "product", [hessian_vector_product, gauss_newton_vector_product]
+)
+@pytest.mark.parametrize("weighted", [False, True])
+def test_curvature_products_split_between_workers(
+    two_workers, monkeypatch, make_problem, make_theta, product, weighted
+):
+    X, Y = make_problem("log_loss", n_samples=301, n_features=SIZES[0])
+    sizes = (SIZES[0], SIZES[1], Y.shape[1])
+    theta = make_theta(X, sizes, "tanh")
+    v = np.random.default_rng(2).normal(size=theta.shape)
+    sw = np.random.default_rng(1).random(301) if weighted else None
+    args = (theta, v, X, Y, sizes, "tanh", "log_loss", 0.3, sw)
+    calls = _spy_workers(monkeypatch)
+    Hv = product(*args)
+    assert sorted(calls) == [0, 1]
+    Hv_ref = _serial(monkeypatch, product, *args)
+    np.testing.assert_allclose(Hv, Hv_ref, rtol=1e-10, atol=1e-14)
+    assert np.array_equal(product(*args), Hv)
+
+
+def test_forward_split_between_workers(
+    two_workers, monkeypatch, make_problem, make_theta
+):
+    X, Y = make_problem("log_loss", n_samples=301, n_features=SIZES[0])
+    sizes = (SIZES[0], SIZES[1], Y.shape[1])
+    theta = make_theta(X, sizes, "relu")
+    calls = _spy_workers(monkeypatch)
+    P = predict_network(theta, X, sizes)
+    assert sorted(calls) == [0, 1]
+    P_ref = _serial(monkeypatch, predict_network, theta, X, sizes)
+    np.testing.assert_allclose(P, P_ref, rtol=1e-12)
+    assert P.shape == (301, Y.shape[1])
+
+
+@pytest.mark.parametrize("solver", ["L-BFGS-B", "trust-ncg", "gd"])
+def test_fit_holds_one_blas_thread_between_evaluations(two_workers, solver):
+    # Between evaluations an optimizer's own BLAS calls would wake BLAS's
+    # threads to spin on the workers' cores: the fit keeps BLAS at one thread
+    # throughout, and restores the user's setting afterwards.
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(400, 5))
+    y = (X[:, 0] > 0).astype(int)
+    seen = []
+
+    def callback(state):
+        seen.append(_blas_threads())
+
+    before = _blas_threads()
+    BackpropClassifier(
+        hidden_layer_sizes=(6,), solver=solver, max_iter=3, callback=callback
+    ).fit(X, y)
+    assert seen and all(t == [1] * len(before) for t in seen)
+    assert _blas_threads() == before == [2] * len(before)
+
+
+def test_small_fits_keep_the_users_blas_threads(monkeypatch):
+    # Mini-batches (or data sets) too small to split run on the user's BLAS.
+    monkeypatch.setattr(network, "_MIN_WORK_PER_WORKER", 0)
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(2000, 5))
+    y = (X[:, 0] > 0).astype(int)
+    seen = []
+    with threadpool_limits(2, user_api="blas"):
+        BackpropClassifier(
+            hidden_layer_sizes=(6,),
+            solver="gd",
+            batch_size=200,
+            max_iter=2,
+            callback=lambda state: seen.append(_blas_threads()),
+        ).fit(X, y)
+    assert seen and all(t == [2] * len(t) for t in seen)

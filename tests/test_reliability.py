@@ -701,6 +701,31 @@ def test_diverging_gradient_descent_stops_and_warns(Estimator, y, loss, activati
     assert np.isfinite(est.predict(X).astype(float)).all()
 
 
+@pytest.mark.parametrize("batch_size", [None, 30])
+def test_loss_blown_up_without_overflow_warns(batch_size):
+    # Steps far too large that never overflow: the fit ends with a finite but
+    # useless loss, and says so.  Mini-batch descent compares with its first
+    # batch's loss at the starting weights; full-batch with the full cost.
+    rng = np.random.default_rng(0)
+    X_ = rng.normal(size=(300, 5))
+    y_ = (X_[:, 0] + X_[:, 1] > 0).astype(int) + (X_[:, 2] > 0)
+    est = BackpropClassifier(
+        hidden_layer_sizes=(8,),
+        solver="gd",
+        batch_size=batch_size,
+        learning_rate_init=100.0,
+        max_iter=20,
+        random_state=0,
+    )
+    with pytest.warns(ConvergenceWarning, match="loss rose from") as record:
+        est.fit(X_, y_)
+    (message,) = [str(w.message) for w in record if "rose from" in str(w.message)]
+    start = float(message.split()[5])
+    assert 0.5 < start < 2.0  # about log(3), the loss of the initial weights
+    assert est.loss_ > 2 * start
+    _finite_model(est)
+
+
 def test_divergence_keeps_the_last_finite_parameters():
     # The callback sees every iterate with a finite loss; the loss of the
     # next one is not finite: the last one the callback saw is kept.

@@ -253,7 +253,7 @@ def test_gauss_newton_needs_a_newton_type_solver(solver):
 def _steps(opt, theta, grads):
     out = []
     for D in grads:
-        opt.update(theta, D)
+        opt.update(theta, D.copy())  # update() overwrites D
         out.append(theta.copy())
     return out
 
