@@ -198,19 +198,33 @@ def sklearn_gradient(X, y, dtype):
     return run
 
 
+# OpenBLAS's threads spin for about 0.1 s after a multi-threaded call before
+# they sleep, on the cores the next timed function needs: each timed call
+# starts after this pause, so that none pays for its predecessor's threads.
+SETTLE_S = 0.15
+
+
+def settle():
+    """Let BLAS threads woken by earlier calls fall asleep (see SETTLE_S)."""
+    time.sleep(SETTLE_S)
+
+
 def interleaved_best(fns, min_time, min_rounds=3, max_rounds=50):
     """Minimum time of each of ``fns``, run in turns (after one warm-up each).
 
     Run in turns, every function sees the same changes of load on a shared
-    machine, so their ratios are fair even when the load varies.
+    machine, so their ratios are fair even when the load varies.  Each call
+    starts on settled cores (:func:`settle`); ``min_time`` counts only the
+    timed calls.
     """
     for f in fns:
         f()
-    times, start = [[] for _ in fns], time.perf_counter()
+    times = [[] for _ in fns]
     while len(times[0]) < max_rounds and (
-        len(times[0]) < min_rounds or time.perf_counter() - start < min_time
+        len(times[0]) < min_rounds or sum(map(sum, times)) < min_time
     ):
         for f, ts in zip(fns, times, strict=True):
+            settle()
             t = time.perf_counter()
             f()
             ts.append(time.perf_counter() - t)
@@ -321,6 +335,7 @@ def timed_fit(est, X, y):
     """Seconds of ``est.fit(X, y)`` (budget-exhaustion warnings expected)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
+        settle()
         t = time.perf_counter()
         est.fit(X, y)
         return time.perf_counter() - t

@@ -263,9 +263,8 @@ def _block_cost_grad(spec, X, Y, sw, theta):
     D = np.zeros(net.n_params, net.dtype)
     if X.shape[0] == 0:
         return 0.0, D
-    coefs, intercepts = net.unpack(theta)
     with np.errstate(over="ignore", invalid="ignore"):
-        J = net._accumulate(coefs, intercepts, X, Y, sw, D)
+        J = net._accumulate(net._block_params(theta), X, Y, sw, D)
     return J, D
 
 

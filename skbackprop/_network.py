@@ -58,6 +58,10 @@ _CHUNK_ELEMENTS = 2**19
 # BLAS than on 2 workers; from about 1000 rows the workers were as fast or
 # faster.
 _MIN_ROWS_PER_WORKER = 512
+
+# Layers with fewer columns than this take a contiguous copy of W(l)' for the
+# hidden signals (see Network.cost_grad).
+_NARROW = 64
 _MIN_WORK_PER_WORKER = 2 * 10**7
 
 
@@ -558,7 +562,6 @@ class Network:
         receives ``D``.
         """
         theta = self._as_theta(theta)
-        coefs, intercepts = self.unpack(theta)
         m = X.shape[0]
         if m == 0:
             raise ValueError("Cannot compute the cost of an empty batch (0 rows).")
@@ -566,13 +569,19 @@ class Network:
         if not S > 0:
             raise ValueError(f"The sample weights must have a positive sum, got {S!r}.")
         D = np.empty(self.n_params, self.dtype) if out is None else out
+        params = self._block_params(theta)
 
         def accumulate(k, start, stop):
             # Worker k sums its blocks into its own accumulator (D for k=0).
             sw = None if sample_weight is None else sample_weight[start:stop]
             G = D if k == 0 else self._buffers(0, k)["part"]
             J = self._accumulate(
-                coefs, intercepts, X[start:stop], Y[start:stop], sw, G, worker=k
+                params,
+                X[start:stop],
+                Y[start:stop],
+                sw,
+                G,
+                worker=k,
             )
             return J, G
 
@@ -596,8 +605,25 @@ class Network:
             D *= self.dtype.type(1.0 / S)
         return J / S, D
 
-    def _accumulate(self, coefs, intercepts, X, Y, sample_weight, D, worker=0):
-        """Loss sum and ``Delta`` over all rows, block by block, into ``D``."""
+    def _block_params(self, theta):
+        """``(coefs, coefs_T, intercepts)``: ``W(l)``, ``W(l)'``, ``b(l)``.
+
+        ``W(l)'`` serves the hidden signals ``d(l) W(l)'``.  Through a narrow
+        layer (few columns, e.g. the output's classes) BLAS runs that product
+        1.2-1.6x faster with a contiguous copy than with the transposed view;
+        through a wide one the view is as fast and costs no copy.
+        """
+        coefs, intercepts = self.unpack(theta)
+        coefs_T = [
+            np.ascontiguousarray(W.T) if W.shape[1] < _NARROW else W.T for W in coefs
+        ]
+        return coefs, coefs_T, intercepts
+
+    def _accumulate(self, params, X, Y, sample_weight, D, worker=0):
+        """Loss sum and ``Delta`` over all rows, block by block, into ``D``.
+
+        ``params`` comes from :meth:`_block_params`.
+        """
         m = X.shape[0]
         # Equal blocks of at most chunk_size rows.
         n_blocks = -(-m // self.chunk_size)
@@ -610,18 +636,17 @@ class Network:
             # block by block: the first block writes D, later ones add to it.
             G = D if start == 0 else buffers["G"]
             sw = None if sample_weight is None else sample_weight[start:stop]
-            J += self._block(
-                coefs, intercepts, X[start:stop], Y[start:stop], sw, G, buffers
-            )
+            J += self._block(params, X[start:stop], Y[start:stop], sw, G, buffers)
             if start:
                 D += G
         return J
 
-    def _block(self, coefs, intercepts, X, Y, sw, G, buffers):
+    def _block(self, params, X, Y, sw, G, buffers):
         """Forward and backward over one block of rows; returns its loss sum.
 
         Writes ``Delta(l)`` and the bias sums of the block into ``G``.
         """
+        coefs, coefs_T, intercepts = params
         rows = X.shape[0]
         A_bufs, delta_bufs = buffers["A"], buffers["delta"]
         ones = buffers["ones"][:rows]
@@ -661,7 +686,7 @@ class Network:
             if l > 0:
                 # d(l-1) = (d(l) W(l)') .* g'(Z(l-1)); A_prev is not needed after.
                 new = delta_bufs[l - 1][:rows]
-                np.matmul(delta, coefs[l].T, out=new)
+                np.matmul(delta, coefs_T[l], out=new)
                 delta = derivative(A_prev, new)
         return J
 
