@@ -441,6 +441,23 @@ class Network:
         )
         widest = max(self.layer_sizes[1:])
         self.chunk_size = chunk_size or max(64, _CHUNK_ELEMENTS // widest)
+        offsets = np.cumsum(
+            [0]
+            + [
+                a * b
+                for a, b in zip(
+                    self.layer_sizes[:-1], self.layer_sizes[1:], strict=True
+                )
+            ]
+            + list(self.layer_sizes[1:])
+        ).tolist()
+        L = len(self.layer_sizes) - 1
+        self._coef_slices = [
+            (offsets[l], offsets[l + 1], self.layer_sizes[l : l + 2]) for l in range(L)
+        ]
+        self._intercept_slices = [
+            (offsets[L + l], offsets[L + l + 1]) for l in range(L)
+        ]
 
     # -- buffers --------------------------------------------------------------
     def _buffers(self, rows, worker=0):
@@ -468,8 +485,17 @@ class Network:
 
     # -- parameters -----------------------------------------------------------
     def unpack(self, theta):
-        """Per-layer views ``(coefs, intercepts)`` of ``theta``."""
-        return unpack_params(theta, self.layer_sizes)
+        """Per-layer views ``(coefs, intercepts)`` of ``theta``.
+
+        As :func:`unpack_params`, from offsets computed once: it runs for
+        every evaluation, and per mini-batch its checks cost more than the
+        slicing.
+        """
+        if theta.shape != (self.n_params,):
+            return unpack_params(theta, self.layer_sizes)  # raises the error
+        coefs = [theta[a:b].reshape(shape) for a, b, shape in self._coef_slices]
+        intercepts = [theta[a:b] for a, b in self._intercept_slices]
+        return coefs, intercepts
 
     def _as_theta(self, theta):
         theta = np.asarray(theta)
@@ -504,6 +530,8 @@ class Network:
     def _n_workers(self, m, work_per_row):
         """Row workers for ``m`` rows of ``work_per_row`` multiply-adds each."""
         min_rows = max(_MIN_ROWS_PER_WORKER, -(-_MIN_WORK_PER_WORKER // work_per_row))
+        if m < 2 * min_rows:  # too few for two: skip asking BLAS (per mini-batch)
+            return 1
         return max(1, min(_BLAS_THREADS.available(), m // min_rows))
 
     @contextlib.contextmanager
