@@ -17,7 +17,7 @@ One process, one run, side by side:
 It writes ``results/results.md``, ``results/results.json`` and
 ``results/results.png`` next to this file.  Usage::
 
-    python benchmarks/run.py            # full run (about 15 minutes, 2 cores)
+    python benchmarks/run.py            # full run (about 5 minutes, 2 cores)
     python benchmarks/run.py --quick    # smoke run (under a minute)
 """
 
