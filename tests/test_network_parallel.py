@@ -240,3 +240,18 @@ def test_small_fits_keep_the_users_blas_threads(monkeypatch):
             callback=lambda state: seen.append(_blas_threads()),
         ).fit(X, y)
     assert seen and all(t == [2] * len(t) for t in seen)
+
+
+def test_failing_fit_restores_blas_threads(two_workers):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(400, 5))
+    y = (X[:, 0] > 0).astype(int)
+
+    def callback(state):
+        raise RuntimeError("stop here")
+
+    before = _blas_threads()
+    est = BackpropClassifier(hidden_layer_sizes=(6,), max_iter=3, callback=callback)
+    with pytest.raises(RuntimeError, match="stop here"):
+        est.fit(X, y)
+    assert _blas_threads() == before == [2] * len(before)
