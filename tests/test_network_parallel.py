@@ -66,14 +66,7 @@ def test_workers_equal_one_thread(
     theta = make_theta(X, sizes, "tanh")
     sw = np.random.default_rng(1).random(301) if weighted else None
     args = (theta, X, Y, sizes, "tanh", loss, 0.3, sw)
-    calls = []
-    original = network.Network._accumulate
-
-    def spy(self, *a, **k):
-        calls.append(k.get("worker", 0))
-        return original(self, *a, **k)
-
-    monkeypatch.setattr(network.Network, "_accumulate", spy)
+    calls = _spy_workers(monkeypatch)
     J, D = cost_grad(*args, chunk_size=40)
     assert sorted(calls) == [0, 1]  # both workers ran
     J_ref, D_ref = _serial(monkeypatch, cost_grad, *args, chunk_size=40)
@@ -128,14 +121,7 @@ def test_small_batches_stay_in_the_calling_thread(
     X, Y = make_problem("log_loss", n_samples=100, n_features=SIZES[0])
     sizes = (SIZES[0], SIZES[1], 3)
     with threadpool_limits(2, user_api="blas"):
-        calls = []
-        original = network.Network._accumulate
-
-        def spy(self, *a, **k):
-            calls.append(k.get("worker", 0))
-            return original(self, *a, **k)
-
-        monkeypatch.setattr(network.Network, "_accumulate", spy)
+        calls = _spy_workers(monkeypatch)
         cost_grad(make_theta(X, sizes, "relu"), X, Y, sizes)
     assert calls == [0]
 
