@@ -787,6 +787,24 @@ def markdown(results):
     return "\n".join(out) + "\n"
 
 
+DTYPE_COLORS = (("float64", "C0"), ("float32", "C1"))
+LIB_STYLES = (("skbackprop", "o-"), ("sklearn", "s--"))
+
+
+def _plot_against_m(ax, rows, key):
+    """One line per dtype and library: ``row[key]`` against the rows m."""
+    for name, color in DTYPE_COLORS:
+        for lib, style in LIB_STYLES:
+            mine = [r for r in rows if r["lib"] == lib and r["dtype"] == name]
+            ax.plot(
+                [r["m"] for r in mine],
+                [r[key] for r in mine],
+                style,
+                color=color,
+                label=f"{lib} {name}",
+            )
+
+
 def plot(results, path):
     import matplotlib
 
@@ -795,21 +813,8 @@ def plot(results, path):
 
     fig, axes = plt.subplots(1, 3, figsize=(16, 4.8))
     ax = axes[0]
-    for (name, color), lib, style in [
-        (nc, lib, st)
-        for nc in (("float64", "C0"), ("float32", "C1"))
-        for lib, st in (("skbackprop", "o-"), ("sklearn", "s--"))
-    ]:
-        rows = [
-            r for r in results["gradient"] if r["lib"] == lib and r["dtype"] == name
-        ]
-        ax.plot(
-            [r["m"] for r in rows],
-            [r["gflops"] for r in rows],
-            style,
-            color=color,
-            label=f"{lib} {name}",
-        )
+    _plot_against_m(ax, results["gradient"], "gflops")
+    for name, color in DTYPE_COLORS:
         ax.axhline(results["peak"][name], color=color, lw=0.8, ls=":")
     ax.set_xscale("log")
     ax.set_xlabel("rows m")
@@ -846,19 +851,7 @@ def plot(results, path):
     ax.legend(fontsize=8)
 
     ax = axes[2]
-    for (name, color), lib, style in [
-        (nc, lib, st)
-        for nc in (("float64", "C0"), ("float32", "C1"))
-        for lib, st in (("skbackprop", "o-"), ("sklearn", "s--"))
-    ]:
-        rows = [r for r in results["memory"] if r["lib"] == lib and r["dtype"] == name]
-        ax.plot(
-            [r["m"] for r in rows],
-            [r["traced_peak_mib"] for r in rows],
-            style,
-            color=color,
-            label=f"{lib} {name}",
-        )
+    _plot_against_m(ax, results["memory"], "traced_peak_mib")
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("rows m")
