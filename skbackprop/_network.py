@@ -434,26 +434,15 @@ class Network:
         self.dtype = np.dtype(dtype)
         if self.dtype not in (np.float32, np.float64):
             raise ValueError(f"dtype must be float32 or float64, got {self.dtype}.")
-        self.n_params = n_params(self.layer_sizes)
-        self.n_coefs = sum(
-            a * b
-            for a, b in zip(self.layer_sizes[:-1], self.layer_sizes[1:], strict=True)
-        )
         widest = max(self.layer_sizes[1:])
         self.chunk_size = chunk_size or max(64, _CHUNK_ELEMENTS // widest)
-        offsets = np.cumsum(
-            [0]
-            + [
-                a * b
-                for a, b in zip(
-                    self.layer_sizes[:-1], self.layer_sizes[1:], strict=True
-                )
-            ]
-            + list(self.layer_sizes[1:])
-        ).tolist()
-        L = len(self.layer_sizes) - 1
+        # Where each W(l) and b(l) starts in theta: all weights, then all biases.
+        sizes, L = self.layer_sizes, len(self.layer_sizes) - 1
+        coef_sizes = [a * b for a, b in zip(sizes[:-1], sizes[1:], strict=True)]
+        offsets = np.cumsum([0, *coef_sizes, *sizes[1:]]).tolist()
+        self.n_coefs, self.n_params = offsets[L], offsets[-1]
         self._coef_slices = [
-            (offsets[l], offsets[l + 1], self.layer_sizes[l : l + 2]) for l in range(L)
+            (offsets[l], offsets[l + 1], sizes[l : l + 2]) for l in range(L)
         ]
         self._intercept_slices = [
             (offsets[L + l], offsets[L + l + 1]) for l in range(L)
