@@ -441,6 +441,8 @@ class Network:
         coef_sizes = [a * b for a, b in zip(sizes[:-1], sizes[1:], strict=True)]
         offsets = np.cumsum([0, *coef_sizes, *sizes[1:]]).tolist()
         self.n_coefs, self.n_params = offsets[L], offsets[-1]
+        # Multiply-adds per row of a gradient: forward, Delta, hidden signals.
+        self.gradient_work = 3 * self.n_coefs
         self._coef_slices = [
             (offsets[l], offsets[l + 1], sizes[l : l + 2]) for l in range(L)
         ]
@@ -535,7 +537,7 @@ class Network:
         fit keeps the cores free for them (measured: L-BFGS-B fits 15-20%
         faster).  Otherwise the user's BLAS setting stays.
         """
-        if self._n_workers(rows, 3 * self.n_coefs) > 1:
+        if self._n_workers(rows, self.gradient_work) > 1:
             with _BLAS_THREADS.single():
                 yield
         else:
@@ -607,8 +609,7 @@ class Network:
         # rate) the cost can overflow: J is then inf or nan, which the solvers
         # handle and the estimators report; numpy's warnings would only be noise.
         with np.errstate(over="ignore", invalid="ignore"):
-            # Multiply-adds per row: forward, Delta and the hidden signals.
-            parts = self.map_rows(accumulate, m, 3 * self.n_coefs)
+            parts = self.map_rows(accumulate, m, self.gradient_work)
             J = parts[0][0]
             for J_k, G in parts[1:]:
                 J += J_k
