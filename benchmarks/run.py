@@ -370,15 +370,16 @@ def bench_fit(cfg):
                 if lib not in fitted or t < fitted[lib][1]:
                     fitted[lib] = est, t
         for lib, (est, t) in fitted.items():
+            evals = n_evals(est)
             res[lib] = {
                 "lib": lib,
                 "dtype": name,
                 "m": cfg["fit_m"],
                 "max_iter": cfg["fit_iter"],
                 "n_iter": int(est.n_iter_),
-                "n_evals": n_evals(est),
+                "n_evals": evals,
                 "seconds": t,
-                "seconds_per_eval": t / n_evals(est),
+                "seconds_per_eval": t / evals,
                 "repeats": cfg["fit_repeats"],
                 "loss": float(est.loss_),
                 "train_accuracy": float(est.score(X, y)),
