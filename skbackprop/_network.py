@@ -140,6 +140,11 @@ class _HelperThreads:
 _HELPERS = _HelperThreads()
 
 
+def _default_chunk_size(widest):
+    """Rows per block: about ``_CHUNK_ELEMENTS`` values of the widest layer."""
+    return max(64, _CHUNK_ELEMENTS // widest)
+
+
 def _check_layer_sizes(layer_sizes):
     sizes = tuple(layer_sizes)
     if len(sizes) < 2:
@@ -359,7 +364,7 @@ def forward_layers(
     """
     m = X.shape[0]
     if chunk_size is None:
-        chunk_size = max(64, _CHUNK_ELEMENTS // max(len(b) for b in intercepts))
+        chunk_size = _default_chunk_size(max(len(b) for b in intercepts))
     dtype = np.result_type(X.dtype, coefs[0].dtype)
     out = np.empty((m, len(intercepts[-1])), dtype)
     L = len(coefs)
@@ -434,8 +439,7 @@ class Network:
         self.dtype = np.dtype(dtype)
         if self.dtype not in (np.float32, np.float64):
             raise ValueError(f"dtype must be float32 or float64, got {self.dtype}.")
-        widest = max(self.layer_sizes[1:])
-        self.chunk_size = chunk_size or max(64, _CHUNK_ELEMENTS // widest)
+        self.chunk_size = chunk_size or _default_chunk_size(max(self.layer_sizes[1:]))
         # Where each W(l) and b(l) starts in theta: all weights, then all biases.
         sizes, L = self.layer_sizes, len(self.layer_sizes) - 1
         coef_sizes = [a * b for a, b in zip(sizes[:-1], sizes[1:], strict=True)]
