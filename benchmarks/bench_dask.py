@@ -62,7 +62,7 @@ def _dask_array(client, a, block_rows):
 def _in_memory(est, X, y, theta, repeats, block_rows):
     from threadpoolctl import threadpool_limits
 
-    from skbackprop._network import Network
+    from skbackprop._engine.network import Network
 
     k = int(y.max()) + 1
     net = Network((X.shape[1], *est.hidden_layer_sizes, k), est.activation)
@@ -71,7 +71,7 @@ def _in_memory(est, X, y, theta, repeats, block_rows):
     def evaluate():
         return net.cost_grad(theta, X, Y, None, est.alpha)
 
-    from skbackprop._dask import _block_cost_grad
+    from skbackprop._training.dask import block_cost_grad
 
     spec = (net.layer_sizes, net.activation, net.loss, net.dtype, net.chunk_size)
     starts = range(0, X.shape[0], block_rows)
@@ -79,7 +79,7 @@ def _in_memory(est, X, y, theta, repeats, block_rows):
     def blocks():
         # The workers' code, block after block, without Dask.
         return [
-            _block_cost_grad(
+            block_cost_grad(
                 spec, X[i : i + block_rows], Y[i : i + block_rows], None, theta
             )
             for i in starts
@@ -94,7 +94,8 @@ def _in_memory(est, X, y, theta, repeats, block_rows):
 def _on_cluster(n_workers, est, X, y, theta, expected, args):
     import distributed
 
-    from skbackprop._dask import _add_cost_grads, _block_cost_grad, dask_objective
+    from skbackprop._data import backend
+    from skbackprop._training.dask import add_cost_grads, block_cost_grad
 
     with (
         distributed.LocalCluster(
@@ -109,8 +110,8 @@ def _on_cluster(n_workers, est, X, y, theta, expected, args):
         Xd = _dask_array(client, X, args.block_rows)
         yd = _dask_array(client, y, args.block_rows)
         start = time.perf_counter()
-        objective = dask_objective(
-            est, Xd, yd, None, list(est.hidden_layer_sizes), False, True
+        objective, _ = backend(Xd).objective(
+            est, Xd, yd, None, tuple(est.hidden_layer_sizes), False, True
         )
         setup = time.perf_counter() - start
         J, D = objective.cost_grad(theta)
@@ -122,19 +123,20 @@ def _on_cluster(n_workers, est, X, y, theta, expected, args):
 
         def scattered():
             future = client.scatter(theta, broadcast=True, hash=False)
-            return objective._sum_blocks(_block_cost_grad, _add_cost_grads, future)
+            return objective._sum_blocks(block_cost_grad, add_cost_grads, future)
 
         scatter = _min_time(scattered, args.repeats)
 
         # The latency floor: the same graph (same number of blocks) on 10 rows
         # per block, where compute is negligible.
         n_tiny = 10 * len(objective._blocks)
-        tiny = dask_objective(
+        X_tiny = _dask_array(client, X[:n_tiny], 10)
+        tiny, _ = backend(X_tiny).objective(
             est,
-            _dask_array(client, X[:n_tiny], 10),
+            X_tiny,
             _dask_array(client, y[:n_tiny], 10),
             None,
-            list(est.hidden_layer_sizes),
+            tuple(est.hidden_layer_sizes),
             False,
             True,
         )

@@ -45,10 +45,10 @@ from sklearn.neural_network import MLPClassifier, MLPRegressor
 from sklearn.preprocessing import LabelBinarizer, StandardScaler
 from threadpoolctl import threadpool_limits
 
-import skbackprop._base
+import skbackprop._training.objective
 from skbackprop import BackpropClassifier, BackpropRegressor, init_params
-from skbackprop._hessian import network_hessp
-from skbackprop._network import Network
+from skbackprop._engine.curvature import network_hessp
+from skbackprop._engine.network import Network
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -122,7 +122,7 @@ COMMON = {"alpha": 1e-4, "random_state": 0, "tol": 0.0}
 def counted_passes():
     """Count cost/gradient and curvature-product evaluations of every fit."""
     counts = {"fg": 0, "hessp": 0}
-    cls = skbackprop._base._Objective
+    cls = skbackprop._training.objective.InMemoryObjective
     cost_grad, hessp = cls.cost_grad, cls.hessp
 
     def counted_cost_grad(self, theta):

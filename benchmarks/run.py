@@ -44,7 +44,7 @@ from threadpoolctl import threadpool_info, threadpool_limits
 
 import skbackprop
 from skbackprop import BackpropClassifier, init_params
-from skbackprop._network import Network
+from skbackprop._engine.network import Network
 
 HERE = Path(__file__).resolve().parent
 N_FEATURES, HIDDEN, N_CLASSES, ALPHA, SEED = 100, (256, 256), 10, 1e-4, 0

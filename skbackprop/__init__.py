@@ -16,16 +16,14 @@ The public API:
 """
 
 from skbackprop._classes import BackpropClassifier, BackpropRegressor
-from skbackprop._gradcheck import check_gradient
-from skbackprop._hessian import gauss_newton_vector_product, hessian_vector_product
-from skbackprop._network import (
+from skbackprop._engine.functional import (
     cost_grad,
-    init_params,
-    n_params,
-    pack_params,
+    gauss_newton_vector_product,
+    hessian_vector_product,
     predict_network,
-    unpack_params,
 )
+from skbackprop._engine.gradcheck import check_gradient
+from skbackprop._engine.params import init_params, n_params, pack_params, unpack_params
 from skbackprop._persistence import InconsistentVersionWarning, trusted_types
 from skbackprop._version import __version__
 

@@ -21,7 +21,7 @@ import numpy as np
 import sklearn.exceptions
 from scipy.optimize import OptimizeResult
 
-from skbackprop._solvers import GradientDescent
+from skbackprop._training.gd import GradientDescent
 from skbackprop._version import __version__
 
 _VERSION_KEY = "_skbackprop_version"

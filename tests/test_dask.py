@@ -12,7 +12,7 @@ from sklearn.exceptions import ConvergenceWarning
 
 import skbackprop
 from skbackprop import BackpropClassifier, BackpropRegressor
-from skbackprop._hessian import network_hessp
+from skbackprop._engine.curvature import network_hessp
 
 dask = pytest.importorskip("dask")
 da = pytest.importorskip("dask.array")
@@ -99,12 +99,13 @@ def test_fit_matches_in_memory(client, Estimator, kind, solver, curvature):
 
 
 def test_cost_grad_and_hessp_match_in_memory(client):
-    from skbackprop._dask import dask_objective
+    from skbackprop._data import backend
 
     X, y, sw = _problem(kind="multiclass")
     est = BackpropClassifier((5, 3), activation="tanh", alpha=0.1)
-    objective = dask_objective(
-        est, _chunked(X, UNEVEN), y, sw, [5, 3], incremental=False, first_pass=True
+    X_dask = _chunked(X, UNEVEN)
+    objective, _ = backend(X_dask).objective(
+        est, X_dask, y, sw, (5, 3), incremental=False, first_pass=True
     )
     net = objective.net
     Y = np.eye(3)[y]

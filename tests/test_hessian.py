@@ -16,8 +16,8 @@ from skbackprop import (
     predict_network,
     unpack_params,
 )
-from skbackprop._hessian import network_hessp
-from skbackprop._network import Network
+from skbackprop._engine.curvature import network_hessp
+from skbackprop._engine.network import Network
 
 ACTIVATIONS = ["identity", "logistic", "tanh", "relu"]
 LOSSES = ["log_loss", "binary_log_loss", "squared_error", "poisson"]

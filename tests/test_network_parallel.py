@@ -7,12 +7,14 @@ import numpy as np
 import pytest
 from threadpoolctl import threadpool_info, threadpool_limits
 
-import skbackprop._network as network
+import skbackprop._engine.network as network
+import skbackprop._engine.threads as threads
 from skbackprop import (
     BackpropClassifier,
     cost_grad,
     gauss_newton_vector_product,
     hessian_vector_product,
+    n_params,
     predict_network,
 )
 
@@ -27,31 +29,31 @@ def _blas_threads():
 @pytest.fixture
 def two_workers(monkeypatch):
     """Row workers from 50 rows on, and two BLAS threads to split between."""
-    monkeypatch.setattr(network, "_MIN_ROWS_PER_WORKER", 50)
-    monkeypatch.setattr(network, "_MIN_WORK_PER_WORKER", 0)
+    monkeypatch.setattr(threads, "MIN_ROWS_PER_WORKER", 50)
+    monkeypatch.setattr(threads, "MIN_WORK_PER_WORKER", 0)
     with threadpool_limits(2, user_api="blas"):
         yield
 
 
 def _serial(monkeypatch, func, *args, **kwargs):
     with monkeypatch.context() as mp:
-        mp.setattr(network, "_MIN_ROWS_PER_WORKER", 10**9)
+        mp.setattr(threads, "MIN_ROWS_PER_WORKER", 10**9)
         return func(*args, **kwargs)
 
 
 def _spy_workers(monkeypatch):
-    """Record the worker index of every range :meth:`Network.map_rows` runs."""
+    """Record the worker index of every range :func:`threads.map_rows` runs."""
     calls = []
-    original = network.Network.map_rows
+    original = threads.map_rows
 
-    def spy(self, fn, m, work_per_row):
+    def spy(fn, m, work_per_row):
         def recorded(k, start, stop):
             calls.append(k)
             return fn(k, start, stop)
 
-        return original(self, recorded, m, work_per_row)
+        return original(recorded, m, work_per_row)
 
-    monkeypatch.setattr(network.Network, "map_rows", spy)
+    monkeypatch.setattr(threads, "map_rows", spy)
     return calls
 
 
@@ -90,14 +92,14 @@ def test_worker_error_is_raised_and_blas_restored(
 ):
     X, Y = make_problem("log_loss", n_samples=200, n_features=SIZES[0])
     theta = make_theta(X, (SIZES[0], SIZES[1], 3), "relu")
-    original = network.Network._accumulate
+    original = network.Network.accumulate
 
-    def fail_in_worker_1(self, *a, worker=0, **k):
-        if worker == 1:
+    def fail_in_worker_1(self, *a):
+        if a[-1] == 1:  # the worker index
             raise MemoryError("worker 1")
-        return original(self, *a, worker=worker, **k)
+        return original(self, *a)
 
-    monkeypatch.setattr(network.Network, "_accumulate", fail_in_worker_1)
+    monkeypatch.setattr(network.Network, "accumulate", fail_in_worker_1)
     before = _blas_threads()
     with pytest.raises(MemoryError, match="worker 1"):
         cost_grad(theta, X, Y, (SIZES[0], SIZES[1], 3))
@@ -108,7 +110,7 @@ def test_overflow_without_warnings_in_workers(two_workers, make_problem):
     # np.errstate does not carry over to new threads: each worker sets its own.
     X, Y = make_problem("log_loss", n_samples=200, n_features=SIZES[0])
     sizes = (SIZES[0], SIZES[1], 3)
-    theta = np.full(network.n_params(sizes), 1e300)
+    theta = np.full(n_params(sizes), 1e300)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         J, _ = cost_grad(theta, X, Y, sizes, "identity")
@@ -212,7 +214,7 @@ def test_fit_holds_one_blas_thread_between_evaluations(two_workers, solver):
 
 def test_small_fits_keep_the_users_blas_threads(monkeypatch):
     # Mini-batches (or data sets) too small to split run on the user's BLAS.
-    monkeypatch.setattr(network, "_MIN_WORK_PER_WORKER", 0)
+    monkeypatch.setattr(threads, "MIN_WORK_PER_WORKER", 0)
     rng = np.random.default_rng(0)
     X = rng.normal(size=(2000, 5))
     y = (X[:, 0] > 0).astype(int)

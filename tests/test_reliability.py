@@ -27,7 +27,7 @@ from skbackprop import (
     init_params,
     pack_params,
 )
-from skbackprop._base import _Objective
+from skbackprop._training.objective import InMemoryObjective as _Objective
 
 RNG = np.random.default_rng(0)
 X = RNG.normal(size=(40, 3))

@@ -18,8 +18,8 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.preprocessing import LabelBinarizer, StandardScaler
 from sklearn.utils.class_weight import compute_sample_weight
 
-import skbackprop._base
-import skbackprop._solvers
+import skbackprop._training.objective
+import skbackprop._training.scipy_bridge
 from skbackprop import (
     BackpropClassifier,
     BackpropRegressor,
@@ -28,6 +28,7 @@ from skbackprop import (
     hessian_vector_product,
     pack_params,
 )
+from skbackprop._training.objective import InMemoryObjective
 
 NEWTON_SOLVERS = ["Newton-CG", "trust-ncg", "trust-krylov", "trust-constr"]
 CURVATURES = ["exact", "gauss-newton"]
@@ -107,7 +108,7 @@ class _Spy:
         self.real = scipy.optimize.minimize
         self.calls = []
         self.n_fun = self.n_hessp = 0
-        monkeypatch.setattr(skbackprop._solvers, "minimize", self)
+        monkeypatch.setattr(skbackprop._training.scipy_bridge, "minimize", self)
 
     def __call__(self, fun, x0, **kwargs):
         self.calls.append({"x0": np.array(x0, copy=True), **kwargs})
@@ -262,8 +263,8 @@ def test_no_hidden_evaluations(monkeypatch, solver, curvature):
     """
     X, y = _problem("multiclass")
     passes = {"cost_grad": 0, "hessp": 0}
-    real_cost_grad = skbackprop._base._Objective.cost_grad
-    real_hessp = skbackprop._base._Objective.hessp
+    real_cost_grad = InMemoryObjective.cost_grad
+    real_hessp = InMemoryObjective.hessp
 
     def cost_grad_counted(self, theta):
         passes["cost_grad"] += 1
@@ -273,8 +274,8 @@ def test_no_hidden_evaluations(monkeypatch, solver, curvature):
         passes["hessp"] += 1
         return real_hessp(self, theta, v, curvature)
 
-    monkeypatch.setattr(skbackprop._base._Objective, "cost_grad", cost_grad_counted)
-    monkeypatch.setattr(skbackprop._base._Objective, "hessp", hessp_counted)
+    monkeypatch.setattr(InMemoryObjective, "cost_grad", cost_grad_counted)
+    monkeypatch.setattr(InMemoryObjective, "hessp", hessp_counted)
     spy = _Spy(monkeypatch)
     est = _estimator("multiclass", solver=solver, curvature=curvature, max_iter=15)
     with warnings.catch_warnings():

@@ -1,7 +1,7 @@
 """Output-layer losses, each paired with its canonical output activation.
 
-Every pair has the output signal of seed 001, ``d(L) = A(L) - Y``: the
-derivative of the loss with respect to the output pre-activations ``Z(L)``.
+Every pair has the output signal ``d(L) = A(L) - Y``: the derivative of the
+loss with respect to the output pre-activations ``Z(L)``.
 
 ``LOSSES[name]`` is a :class:`Loss` with
 
@@ -22,7 +22,7 @@ from typing import NamedTuple
 import numpy as np
 from scipy.special import logsumexp, xlogy
 
-from skbackprop._activations import OUTPUT_ACTIVATIONS
+from skbackprop._engine.activations import OUTPUT_ACTIVATIONS
 
 
 def _row_dot(U, V):

@@ -5,8 +5,8 @@ Three tables, keyed by the names the estimators accept:
 * ``HIDDEN_ACTIVATIONS[name](Z)`` turns the pre-activations ``Z`` of a hidden
   layer into its activations ``A = g(Z)`` in place.
 * ``HIDDEN_DERIVATIVES[name](A, delta)`` multiplies the signal ``delta`` in
-  place by ``g'(Z)``, computed from the layer's *output* ``A`` (seed 001's
-  ``d(l) = (Theta(l)' d(l+1)) .* g'(z(l))``).  ``A`` may be overwritten: the
+  place by ``g'(Z)``, computed from the layer's *output* ``A`` (the hidden
+  signal ``d(l) = (d(l+1) W(l+1)') .* g'(Z(l))``).  ``A`` may be overwritten: the
   backward pass calls it after ``A`` was last needed.
 * ``HIDDEN_SECOND_DERIVATIVES[name](A)`` returns ``(g'(Z), g''(Z))`` from ``A``,
   for the Hessian-vector products of the R-operator.

@@ -1,0 +1,137 @@
+"""The one seam between the estimators and where the data live.
+
+:func:`backend` tells in-memory input from Dask input; each backend builds
+the training :class:`~skbackprop._training.objective.Objective` of a fit and
+the predictor of a fitted estimator.  No estimator method looks at the type
+of its input otherwise.  The Dask backend (:mod:`skbackprop._dask_data`) is
+imported only when Dask input arrives.
+"""
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.model_selection import train_test_split
+from sklearn.utils.validation import _check_sample_weight, validate_data
+
+from skbackprop._training.objective import InMemoryObjective
+
+
+def backend(X):
+    """The backend for input ``X``: Dask collections, or arrays in memory."""
+    if hasattr(X, "__dask_graph__"):  # a Dask collection (without importing Dask)
+        from skbackprop._dask_data import DASK
+
+        return DASK
+    return IN_MEMORY
+
+
+class InMemory:
+    """NumPy arrays, sparse matrices, pandas and anything array-like."""
+
+    def objective(self, est, X, y, sample_weight, hidden, incremental, first_pass):
+        """Validate the data, encode the targets, bind them to a network.
+
+        Returns ``(objective, y)``: the objective and the validated targets
+        (for :meth:`validation`).
+        """
+        X, y = est._validate_input(X, y, incremental, reset=first_pass)
+        if sp.issparse(X):
+            X = X.tocsr()
+        sample_weight = _check_weights(est, sample_weight, X, y)
+        encode, args = est._target_encoding()
+        Y = encode(y, *args, dtype=X.dtype)
+        net = est._network((X.shape[1], *hidden, Y.shape[1]), X.dtype)
+        return InMemoryObjective(net, X, Y, sample_weight, est.alpha), y
+
+    def validation(self, est, objective, y, rng):
+        """Hold out ``validation_fraction`` of the rows for early stopping.
+
+        Returns the training objective on the other rows and the score of
+        parameters on the held-out ones, ``score(theta)``.
+        """
+        o = objective
+        arrays = [o.X, o.Y, y]
+        if o.sample_weight is not None:
+            arrays.append(o.sample_weight)
+        try:
+            split = train_test_split(
+                *arrays,
+                random_state=rng,
+                test_size=est.validation_fraction,
+                stratify=est._stratify(y),
+            )
+        except ValueError as exc:
+            raise ValueError(
+                f"early_stopping cannot hold out validation_fraction="
+                f"{est.validation_fraction} of {o.n_samples} samples ({exc}). "
+                "Use more data or a larger validation_fraction."
+            ) from exc
+        X_train, X_val, Y_train, _, _, y_val = split[:6]
+        sw_train, sw_val = split[6:8] if o.sample_weight is not None else (None, None)
+        if X_val.shape[0] < 2:
+            raise ValueError(
+                f"validation_fraction={est.validation_fraction} leaves "
+                f"{X_val.shape[0]} sample(s) for validation; use more data or a "
+                "larger fraction."
+            )
+        train = InMemoryObjective(o.net, X_train, Y_train, sw_train, o.alpha)
+        transform, args = est._output_transform("predict")
+
+        def score(theta):
+            y_pred = transform(o.net.forward(theta, X_val), *args)
+            return float(est._score_predictions(y_val, y_pred, sw_val))
+
+        return train, score
+
+    def predictor(self, est, X):
+        return _InMemoryPredictor(est, X)
+
+
+class _InMemoryPredictor:
+    """The outputs of a fitted estimator on validated in-memory ``X``."""
+
+    def __init__(self, est, X):
+        X = validate_data(
+            est,
+            X,
+            accept_sparse=["csr", "csc"],
+            dtype=(np.float64, np.float32),
+            reset=False,
+        )
+        self.X = X.tocsr() if sp.issparse(X) else X
+        self.est = est
+
+    def apply(self, transform, args=()):
+        """``transform(A, *args)`` of the network's outputs ``A = A(L)``."""
+        est = self.est
+        dtype = np.result_type(self.X.dtype, est.coefs_[0].dtype)
+        net = est._network(est._fitted_sizes(), dtype)
+        A = net.forward((est.coefs_, est.intercepts_), self.X)
+        return transform(A, *args)
+
+    def score(self, y, sample_weight):
+        transform, args = self.est._output_transform("predict")
+        y_pred = self.apply(transform, args)
+        return float(self.est._score_predictions(y, y_pred, sample_weight))
+
+
+def _check_weights(est, sample_weight, X, y):
+    """Sample weights times the class weights, checked; None for none."""
+    if sample_weight is not None:
+        sample_weight = _check_sample_weight(
+            sample_weight, X, dtype=X.dtype, ensure_non_negative=True
+        )
+    target_weights = est._target_weights(y)
+    if target_weights is not None:
+        target_weights = np.asarray(target_weights, dtype=X.dtype)
+        sample_weight = (
+            target_weights if sample_weight is None else sample_weight * target_weights
+        )
+    if sample_weight is not None and not np.sum(sample_weight) > 0:
+        raise ValueError(
+            "The sample weights (times the class weights) sum to zero: "
+            "at least one sample must have a positive weight."
+        )
+    return sample_weight
+
+
+IN_MEMORY = InMemory()

@@ -1,0 +1,171 @@
+"""Gradient descent: the update and the epoch loop.
+
+:class:`GradientDescent` is one update ``theta <- theta - eta D`` with
+optional momentum and a step-size schedule; :func:`run_gd` runs the epochs,
+full batch or mini-batch, with the stopping rules of :class:`Progress`.
+"""
+
+import copy
+
+import numpy as np
+
+from skbackprop._training.progress import (
+    Diverged,
+    StopTraining,
+    warn,
+    warn_divergence,
+)
+
+
+class GradientDescent:
+    """Plain gradient descent with optional momentum, one update at a time.
+
+    The update is the steepest-descent step ``theta <- theta - eta D`` of
+    backpropagation; with momentum ``mu`` the velocity
+    ``v <- mu v - eta D`` is added instead (and, for Nesterov,
+    ``mu v - eta D`` again, the look-ahead form of Sutskever et al. 2013).
+
+    Parameters
+    ----------
+    learning_rate_init : float
+        Initial step size ``eta_0``.
+    learning_rate : {"constant", "invscaling", "adaptive"}
+        ``"invscaling"`` uses ``eta_t = eta_0 / (t + 1) ** power_t`` after
+        ``t`` updates; ``"adaptive"`` divides ``eta`` by 5 each time the
+        training loss stops improving (see :meth:`reduce`).
+    power_t : float
+        Exponent of ``"invscaling"``.
+    momentum : float
+        ``mu`` in ``[0, 1)``; 0 is plain gradient descent.
+    nesterov : bool
+        Use Nesterov's momentum.
+    """
+
+    def __init__(self, learning_rate_init, learning_rate, power_t, momentum, nesterov):
+        self.learning_rate_init = learning_rate_init
+        self.schedule = learning_rate
+        self.power_t = power_t
+        self.momentum = momentum
+        self.nesterov = nesterov
+        self.eta = learning_rate_init
+        self.t = 0
+        self.velocity = None
+
+    def update(self, theta, D):
+        """Take one step in place on ``theta`` along ``-D`` (``D`` is overwritten)."""
+        if self.schedule == "invscaling":
+            self.eta = self.learning_rate_init / (self.t + 1) ** self.power_t
+        step = np.multiply(D, theta.dtype.type(-self.eta), out=D)
+        if self.momentum:
+            if self.velocity is None:
+                self.velocity = np.zeros_like(theta)
+            v = self.velocity
+            v *= theta.dtype.type(self.momentum)
+            v += step
+            if self.nesterov:
+                step = v * theta.dtype.type(self.momentum) + step
+            else:
+                step = v
+        theta += step
+        self.t += 1
+
+    def reduce(self):
+        """Divide the step size by 5 (adaptive schedule); False when too small."""
+        if self.schedule != "adaptive" or self.eta <= 1e-6:
+            return False
+        self.eta /= 5.0
+        return True
+
+
+def run_gd(objective, theta, progress, settings, rng, optimizer=None):
+    """Gradient descent on ``objective`` from ``theta`` (updated in place).
+
+    ``optimizer``: the state of a previous ``partial_fit`` to continue
+    (stepped as a copy, so that a failing call leaves it intact); None
+    starts afresh.  Returns ``(theta, loss, optimizer)``.
+    """
+    s = settings
+    if optimizer is None or not s.incremental:
+        optimizer = GradientDescent(
+            s.learning_rate_init,
+            s.learning_rate,
+            s.power_t,
+            s.momentum,
+            s.nesterovs_momentum,
+        )
+    else:
+        optimizer = copy.deepcopy(optimizer)
+    progress.reduce_step = optimizer.reduce
+    S = objective.weight_sum
+    batch = s.batch_size
+    full_batch = batch is None or batch >= objective.n_samples
+    last_finite = theta.copy()
+    epochs = 1 if s.incremental else s.max_iter
+
+    def step(J, D):
+        # One sum tells whether all of D is finite (an inf or nan in it
+        # makes the sum inf or nan), without a boolean array per step.
+        if not (np.isfinite(J) and np.isfinite(D.sum())):
+            raise Diverged(J)
+        last_finite[...] = theta
+        optimizer.update(theta, D)
+
+    loss = np.nan
+    # The cost at the starting parameters: a fit that ends far above it has
+    # diverged (checked below).  Full-batch descent steps from it;
+    # mini-batch descent estimates it by its first batch, which costs no
+    # extra pass over the data.
+    start_loss = np.inf
+    try:  # Ctrl-C may land in this first evaluation too
+        if full_batch:
+            J, D = objective.cost_grad(theta)
+            start_loss = J
+        for _ in range(epochs):
+            if full_batch:
+                step(J, D)
+                # Record the cost at the parameters the step produced, as
+                # the SciPy solvers do: loss_curve_, loss_ and the
+                # callback's (fun, x) then describe the same point.
+                J, D = objective.cost_grad(theta)
+                epoch_loss = J
+            else:
+                epoch_loss = 0.0
+                for rows in objective.batches(batch, s.shuffle, rng):
+                    J, D, S_b = objective.cost_grad_rows(theta, rows)
+                    if J is not None:
+                        if start_loss == np.inf:
+                            start_loss = J
+                        step(J, D)
+                        epoch_loss += J * S_b / S
+            loss = epoch_loss
+            progress(theta, epoch_loss)
+        else:
+            if not s.incremental:
+                warn(
+                    f"Gradient descent: maximum iterations ({s.max_iter}) "
+                    "reached and the optimization hasn't converged yet."
+                )
+    except StopTraining:
+        pass
+    except Diverged as exc:
+        theta = last_finite
+        loss = objective.cost_grad(theta)[0]
+        warn_divergence(s, exc.args[0], progress.n_iter + 1, loss)
+        return theta, loss, optimizer
+    except KeyboardInterrupt:
+        warn("Training interrupted by user.")
+        if not np.isfinite(theta).all():
+            theta = last_finite
+        loss = objective.cost_grad(theta)[0]
+        return theta, loss, optimizer
+    # A step size too large can blow the loss up without overflowing; the
+    # fit then stops for lack of improvement with useless weights.  More
+    # than doubling the starting loss is divergence, not mini-batch noise.
+    if not s.incremental and loss > 2 * start_loss + s.tol:
+        warn(
+            f"The training loss rose from {start_loss:.6g} to {loss:.6g} "
+            "during gradient descent: the steps are too large. Try a smaller "
+            f"learning_rate_init (now {s.learning_rate_init:g}), or scaling "
+            "the inputs (e.g. StandardScaler)."
+        )
+    return theta, loss, optimizer

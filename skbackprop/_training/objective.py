@@ -1,0 +1,132 @@
+"""The objective a solver minimizes: the regularized cost of a data set.
+
+:class:`Objective` is the protocol every solver relies on;
+:class:`InMemoryObjective` implements it for arrays in memory and
+:class:`~skbackprop._training.dask.DaskObjective` for data on a Dask
+cluster.
+"""
+
+import contextlib
+from typing import Protocol
+
+import numpy as np
+
+from skbackprop._engine import threads
+from skbackprop._engine.curvature import network_hessp
+from skbackprop._engine.network import Network
+
+
+class Objective(Protocol):
+    """What a solver may ask of the function it minimizes.
+
+    Attributes
+    ----------
+    net : Network
+        The network's structure (layer sizes, dtype, activation, loss).
+    alpha : float
+        The L2 penalty.
+    n_samples : int
+        The number of rows.
+    weight_sum : float
+        ``S``, the sum of the sample weights (``n_samples`` without weights).
+    """
+
+    net: Network
+    alpha: float
+    n_samples: int
+    weight_sum: float
+
+    def cost_grad(self, theta) -> tuple[float, np.ndarray]:
+        """``(J, D)`` at ``theta``, in the network's dtype."""
+        ...
+
+    def hessp(self, theta, v, curvature) -> np.ndarray:
+        """``H v`` (``curvature="exact"``) or ``G v`` (``"gauss-newton"``)."""
+        ...
+
+    def threads(self, batch_size=None) -> contextlib.AbstractContextManager:
+        """The thread setting to hold while the solver runs."""
+        ...
+
+
+class InMemoryObjective:
+    """The regularized cost of one in-memory data set, as a function of ``theta``.
+
+    The full-batch :meth:`cost_grad` and :meth:`hessp` serve every solver;
+    mini-batch gradient descent draws :meth:`batches` and evaluates
+    :meth:`cost_grad_rows`.
+
+    Parameters
+    ----------
+    net : Network
+        The network.
+    X : ndarray or CSR matrix of shape (n_samples, n_features)
+        Input rows in the network's dtype.
+    Y : ndarray of shape (n_samples, n_outputs)
+        Encoded targets in the network's dtype.
+    sample_weight : ndarray of shape (n_samples,) or None
+        Row weights (times the class weights); their sum must be positive.
+    alpha : float
+        The L2 penalty.
+    """
+
+    def __init__(self, net, X, Y, sample_weight, alpha):
+        self.net, self.X, self.Y, self.sample_weight = net, X, Y, sample_weight
+        self.alpha = alpha
+        self.n_samples = X.shape[0]
+        self.weight_sum = (
+            float(self.n_samples)
+            if sample_weight is None
+            else float(np.sum(sample_weight))
+        )
+
+    def subset(self, rows):
+        """The same objective over the rows ``rows`` only."""
+        sw = None if self.sample_weight is None else self.sample_weight[rows]
+        return InMemoryObjective(self.net, self.X[rows], self.Y[rows], sw, self.alpha)
+
+    def cost_grad(self, theta):
+        return self.net.cost_grad(theta, self.X, self.Y, self.sample_weight, self.alpha)
+
+    def hessp(self, theta, v, curvature):
+        return network_hessp(
+            self.net,
+            theta,
+            v,
+            self.X,
+            self.Y,
+            self.sample_weight,
+            self.alpha,
+            curvature,
+        )
+
+    def threads(self, batch_size=None):
+        """Hold :func:`~skbackprop._engine.threads.fit_threads` for evaluations
+        of ``batch_size`` rows (None: all of them)."""
+        rows = self.n_samples if batch_size is None else batch_size
+        return threads.fit_threads(min(rows, self.n_samples), self.net.gradient_work)
+
+    def batches(self, batch_size, shuffle, rng):
+        """Row selections of one epoch of mini-batches."""
+        m = self.n_samples
+        order = rng.permutation(m) if shuffle else None
+        for start in range(0, m, batch_size):
+            if order is None:
+                yield slice(start, start + batch_size)
+            else:
+                yield order[start : start + batch_size]
+
+    def cost_grad_rows(self, theta, rows):
+        """``(J_b, D_b, S_b)`` of a mini-batch, ``D_b`` unbiased for ``D``.
+
+        The penalty is scaled by ``S_b / S`` so that ``D_b`` has the full-batch
+        ``D`` as its expectation.  ``J_b`` is None for a batch of zero weight.
+        """
+        sw = None if self.sample_weight is None else self.sample_weight[rows]
+        X = self.X[rows]
+        S_b = float(X.shape[0] if sw is None else np.sum(sw))
+        if S_b <= 0:
+            return None, None, 0.0
+        alpha = self.alpha * S_b / self.weight_sum
+        J, D = self.net.cost_grad(theta, X, self.Y[rows], sw, alpha)
+        return J, D, S_b

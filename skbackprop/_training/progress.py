@@ -1,0 +1,149 @@
+"""Per-iteration bookkeeping shared by every solver.
+
+:class:`Progress` records the loss curve and validation scores, applies the
+stopping rules (training loss for gradient descent, validation score for
+early stopping), prints in verbose mode, calls the user's callback, and
+raises :class:`StopTraining` when the fit should end.
+"""
+
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+import sklearn.base
+from scipy.optimize import OptimizeResult
+from sklearn.exceptions import ConvergenceWarning
+
+# Warnings point past this package's frames and scikit-learn's fit wrapper.
+_INTERNAL = (
+    str(Path(__file__).resolve().parent.parent),
+    str(Path(sklearn.base.__file__).resolve()),
+)
+
+
+class StopTraining(Exception):
+    """Raised from inside an optimizer's callback to end the fit early."""
+
+
+class Diverged(Exception):
+    """The loss became non-finite."""
+
+
+def warn(message, category=ConvergenceWarning):
+    """Warn, pointing at the first caller outside this package."""
+    frame, level = sys._getframe(1), 2
+    while frame is not None and frame.f_code.co_filename.startswith(_INTERNAL):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, category, stacklevel=level)
+
+
+class Progress:
+    """The loop's bookkeeping, fed by plain settings and a scoring function.
+
+    Parameters
+    ----------
+    settings : Settings
+        ``tol``, ``n_iter_no_change``, ``verbose`` and ``callback`` are read.
+    score : callable or None
+        ``score(theta) -> float``, higher is better: the validation score of
+        early stopping, or None.
+    train_loss_rule : bool
+        Stop when the training loss stops improving (gradient descent).
+    n_iter : int
+        Iterations already run (continued fits).
+    curve : list of float
+        The loss curve so far (continued fits).
+    """
+
+    def __init__(self, settings, score, train_loss_rule, n_iter, curve):
+        self.settings = settings
+        self.score = score
+        self.train_loss_rule = train_loss_rule
+        self.n_iter = n_iter
+        self.loss_curve = curve
+        self.best_loss = min(curve, default=np.inf)
+        self.validation_scores = [] if score is not None else None
+        self.best_validation_score = -np.inf if score is not None else None
+        self.best_theta = None
+        self.no_improvement = 0
+        self.last_theta = None  # the last iterate with a finite loss
+        self.reduce_step = None  # set by gradient descent (adaptive schedule)
+
+    def __call__(self, theta, loss):
+        s = self.settings
+        if not np.isfinite(loss):
+            raise Diverged(loss)
+        self.last_theta = theta
+        self.n_iter += 1
+        self.loss_curve.append(loss)
+        if s.verbose:
+            print(f"Iteration {self.n_iter}, loss = {loss:.8f}")
+        score = None
+        if self.score is not None:
+            score = self.score(theta)
+            self.validation_scores.append(score)
+            if s.verbose:
+                print(f"Validation score: {score:f}")
+            improved = score >= self.best_validation_score + s.tol
+            if score > self.best_validation_score:
+                self.best_validation_score = score
+                self.best_theta = np.array(theta, copy=True)
+        else:
+            improved = loss <= self.best_loss - s.tol
+        self.best_loss = min(self.best_loss, loss)
+        self.no_improvement = 0 if improved else self.no_improvement + 1
+
+        if s.callback is not None:
+            state = OptimizeResult(
+                nit=self.n_iter,
+                fun=loss,
+                x=np.array(theta, copy=True),
+                validation_score=score,
+            )
+            try:
+                stop = s.callback(state)
+            except StopIteration:
+                stop = True
+            if stop is True:
+                raise StopTraining
+
+        applies = self.score is not None or self.train_loss_rule
+        if applies and self.no_improvement > s.n_iter_no_change:
+            if self.reduce_step is not None and self.reduce_step():
+                self.no_improvement = 0
+                if s.verbose:
+                    print("Setting learning rate to a fifth of its value.")
+                return
+            what = "Validation score" if self.score is not None else "Training loss"
+            if s.verbose:
+                print(
+                    f"{what} did not improve more than tol={s.tol:f} for "
+                    f"{s.n_iter_no_change} consecutive iterations. Stopping."
+                )
+            raise StopTraining
+
+
+def warn_divergence(settings, loss, n_iter, kept_loss):
+    """The ConvergenceWarning of a run whose loss became non-finite."""
+    if not np.isfinite(kept_loss):
+        # Not even the initial parameters have a finite loss.
+        message = (
+            f"The training loss is non-finite ({kept_loss}) at the starting "
+            "parameters: the network's outputs overflow on these data, so "
+            "training could not start and those parameters were kept. "
+            "Scale the inputs (e.g. StandardScaler), and large regression targets."
+        )
+    else:
+        advice = (
+            f"a smaller learning_rate_init (now {settings.learning_rate_init:g})"
+            if settings.solver == "gd"
+            else "another solver"
+        )
+        message = (
+            f"The training loss became non-finite ({loss}) at iteration {n_iter}. "
+            "Training stopped and the last parameters with a finite loss were "
+            f"kept. Try {advice}, a larger alpha, or scaling the inputs (e.g. "
+            "StandardScaler)."
+        )
+    warn(message)

@@ -1,0 +1,56 @@
+"""What a training run is told, and what it hands back."""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+
+@dataclass
+class Settings:
+    """A training run's settings: plain values, no estimator.
+
+    ``solver`` is ``"gd"``, SciPy's canonical name of a ``minimize`` method,
+    or a callable minimizer in SciPy's custom-method protocol.  The other
+    fields have the meaning of the estimators' parameters of the same names;
+    ``incremental`` runs one epoch of gradient descent (``partial_fit``).
+    """
+
+    solver: Any = "L-BFGS-B"
+    max_iter: int = 200
+    max_fun: int = 15000
+    tol: float = 1e-4
+    n_iter_no_change: float = 10
+    verbose: bool | int = False
+    callback: Callable | None = None
+    solver_options: dict | None = None
+    curvature: str = "exact"
+    batch_size: int | None = None
+    shuffle: bool = True
+    learning_rate: str = "constant"
+    learning_rate_init: float = 0.05
+    power_t: float = 0.5
+    momentum: float = 0.0
+    nesterovs_momentum: bool = False
+    incremental: bool = False
+
+
+@dataclass
+class Result:
+    """What a training run returns; the estimator turns it into attributes.
+
+    ``loss`` is the cost ``J`` at ``theta``; ``optimizer`` is the gradient
+    descent's state (None for the other solvers), for ``partial_fit`` to
+    continue from.
+    """
+
+    theta: np.ndarray
+    loss: float
+    n_iter: int
+    loss_curve: list = field(default_factory=list)
+    best_loss: float | None = None
+    validation_scores: list | None = None
+    best_validation_score: float | None = None
+    optimize_result: Any = None
+    optimizer: Any = None
