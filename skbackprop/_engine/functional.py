@@ -10,6 +10,7 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import ArrayLike, NDArray
 
+from skbackprop._engine import threads
 from skbackprop._engine.curvature import network_hessp
 from skbackprop._engine.network import Network
 
@@ -136,7 +137,8 @@ def cost_grad(
     """
     X, Y, sample_weight, dtype = _prepare(X, Y, sample_weight)
     net = _network_for(X, Y, layer_sizes, activation, loss, dtype, chunk_size)
-    return net.cost_grad(theta, X, Y, sample_weight, alpha)
+    with threads.hold(np.shape(X)[0], net.gradient_work):
+        return net.cost_grad(theta, X, Y, sample_weight, alpha)
 
 
 def predict_network(
@@ -201,7 +203,8 @@ def _hessp(
 ):
     X, Y, sample_weight, dtype = _prepare(X, Y, sample_weight)
     net = _network_for(X, Y, layer_sizes, activation, loss, dtype, chunk_size)
-    return network_hessp(net, theta, v, X, Y, sample_weight, alpha, curvature)
+    with threads.hold(np.shape(X)[0], net.gradient_work):
+        return network_hessp(net, theta, v, X, Y, sample_weight, alpha, curvature)
 
 
 def hessian_vector_product(

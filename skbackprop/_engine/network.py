@@ -173,8 +173,9 @@ class Network(Layout):
         ``theta`` is a flat parameter vector or a pair ``(coefs,
         intercepts)`` of per-layer arrays.  ``out_activation=False`` returns
         the logits ``Z(L)``.  Allocates its own memory, block by block, so it
-        is safe to call from several threads; large ``X`` is split between
-        row workers (:func:`~skbackprop._engine.threads.map_rows`).
+        is safe to call from several threads.  Runs on the thread setting of
+        :func:`~skbackprop._engine.threads.plan` for ``X``'s size: large
+        ``X`` is split between row workers.
         """
         if isinstance(theta, tuple):
             coefs, intercepts = theta
@@ -194,7 +195,8 @@ class Network(Layout):
                 if final is not None:
                     final(Z)
 
-        threads.map_rows(part, m, self.n_coefs)
+        with threads.hold(m, self.n_coefs):
+            threads.map_rows(part, m, self.n_coefs)
         return out
 
     # -- cost and gradient ----------------------------------------------------

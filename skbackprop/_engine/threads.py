@@ -1,75 +1,152 @@
 """BLAS threads and the row workers that split a batch between them.
 
-A batch's rows can be split between worker threads, one per BLAS thread,
-each running single-threaded BLAS on its own rows: the element-wise steps
-then run in parallel too, and small products avoid BLAS's thread hand-offs.
-:func:`map_rows` is that split; :func:`fit_threads` holds single-threaded
-BLAS for the whole of a fit whose evaluations split.
+Two ways to use several cores on one evaluation: multi-threaded BLAS, or
+row workers (one Python thread per BLAS thread, each running
+single-threaded BLAS on its own rows, so that the element-wise steps run in
+parallel too).  And one way to use one core: single-threaded BLAS, which on
+small problems beats both, because waking BLAS's threads costs more than
+the arithmetic (measured: see :func:`plan`).
+
+* :func:`plan` chooses, from a fit's size, the BLAS threads and row workers
+  of its evaluations; :func:`hold` keeps that setting for the whole fit
+  (the optimizer's own BLAS calls between evaluations included).
+* :func:`map_rows` splits one evaluation's rows between the row workers.
+
+Every change to BLAS's thread count goes through :class:`_BlasState`: it
+is undone when the last fit that needed it ends, whichever thread that fit
+ran in, so the user's setting comes back exactly, concurrent fits share one
+change, and :mod:`threadpoolctl`'s own limits keep working afterwards.
 """
 
 import contextlib
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor, wait
+from typing import NamedTuple
 
 import numpy as np
 from threadpoolctl import ThreadpoolController
 
-# A worker gets at least this many rows and multiply-adds (about a millisecond
-# of work, so that starting a thread costs under a tenth of it); smaller
-# batches run in the calling thread with the user's BLAS setting.  Measured
-# (100-256-256-10, 2 cores): batches of 200 rows ran 20% faster on 2-thread
-# BLAS than on 2 workers; from about 1000 rows the workers were as fast or
-# faster.
+# A row worker gets at least this many rows and multiply-adds (about a
+# millisecond of work, so that handing work to a thread costs under a tenth
+# of it).
 MIN_ROWS_PER_WORKER = 512
 MIN_WORK_PER_WORKER = 2 * 10**7
 
+# Below this many multiply-adds per evaluation, one BLAS thread beats
+# several: waking OpenBLAS's threads and their spinning between calls cost
+# more than the arithmetic they share.  Measured on 2 cores (see
+# benchmarks/results/threads.md): up to about 10**8 multiply-adds per
+# evaluation (a 50,000 x 20 x 100 x 10 gradient) one thread was faster.
+MIN_WORK_FOR_BLAS_THREADS = 10**8
 
-class _BlasThreads:
-    """Process-wide switch of BLAS to one thread while row workers run.
 
-    Counted, so that overlapping gradient evaluations (fits in several
-    threads) restore the user's setting only when the last one ends.
+class Plan(NamedTuple):
+    """How a fit's evaluations use the cores: BLAS threads and row workers."""
+
+    blas_threads: int
+    workers: int
+
+
+class _BlasState:
+    """BLAS's thread count: the user's setting, and the fits that change it.
+
+    A fit may hold BLAS at a limit (:meth:`holding`); holders in several
+    threads share one limit, set when the first arrives and undone when the
+    last leaves, whichever threads those are.  The limit is set through
+    each library's own setter, not :mod:`threadpoolctl`'s limiter: that one
+    lets only the thread that first set a limit change it again, and keeps
+    that claim for the life of the thread unless set inside its context
+    manager (a fit in a pool thread would then disable the user's later
+    ``threadpool_limits`` in the main thread).
     """
 
     def __init__(self):
         self._lock = threading.Lock()
-        self._users = 0
-        self._limiter = None
-        self._blas = None
-        self._threads = 1
+        self._holders = set()
+        self._next = 0
+        self._controllers = None
+        self._original = None  # each library's setting while a limit holds
+        self._limit = None  # the limit in force, or None
 
-    def available(self):
-        """BLAS threads configured outside of this switch."""
+    def _libraries(self):
+        if self._controllers is None:
+            blas = ThreadpoolController().select(user_api="blas")
+            self._controllers = list(blas.lib_controllers)
+        return self._controllers
+
+    def _counts(self):
+        return [c.get_num_threads() or 1 for c in self._libraries()]
+
+    def _set(self, counts):
+        for controller, n in zip(self._libraries(), counts, strict=True):
+            # OpenBLAS's process-wide setter, without threadpoolctl's claim
+            # of the calling thread (threadpoolctl 3.8); plain setter before.
+            setter = getattr(controller, "_real_set_num_threads", None)
+            (setter or controller.set_num_threads)(n)
+
+    def user_threads(self):
+        """BLAS threads of the user's setting (outside any hold)."""
         with self._lock:
-            if self._users:
-                return self._threads
-            if self._blas is None:
-                self._blas = ThreadpoolController().select(user_api="blas")
-            counts = [c.get_num_threads() for c in self._blas.lib_controllers]
-            return max(counts, default=1)
+            counts = self._original if self._limit is not None else self._counts()
+        return max(counts, default=1)
+
+    def limited(self):
+        """The limit in force, or None."""
+        return self._limit
+
+    def acquire(self, limit):
+        """Hold BLAS at ``limit`` threads; returns a token for :meth:`release`.
+
+        While another holder keeps a limit in force, the new holder shares it
+        (fits that overlap in threads agree on one limit: their row workers
+        need it).
+        """
+        with self._lock:
+            token = self._next
+            self._next += 1
+            if self._limit is None:
+                self._original = self._counts()
+                self._set([limit] * len(self._original))
+                self._limit = limit
+            self._holders.add(token)
+        return token
+
+    def release(self, token):
+        """End the hold ``token``; the last holder restores the user's setting.
+
+        Safe to call again after an interruption: the restore happens before
+        the token is dropped, so a repeated call finishes whatever one
+        stopped at any point left undone.
+        """
+        with self._lock:
+            if token not in self._holders:
+                return
+            if len(self._holders) == 1:
+                self._set(self._original)
+                self._limit = None
+            self._holders.discard(token)
 
     @contextlib.contextmanager
-    def single(self):
-        with self._lock:
-            if not self._users:
-                self._threads = max(
-                    (c.get_num_threads() for c in self._blas.lib_controllers),
-                    default=1,
-                )
-                self._limiter = self._blas.limit(limits=1)
-            self._users += 1
+    def holding(self, limit):
+        token = self.acquire(limit)
         try:
             yield
         finally:
-            with self._lock:
-                self._users -= 1
-                if not self._users:
-                    self._limiter.restore_original_limits()
-                    self._limiter = None
+            # A Ctrl-C landing inside the release must not leave BLAS
+            # limited for good: finish the release, then let it through.
+            interrupted = None
+            while True:
+                try:
+                    self.release(token)
+                    break
+                except KeyboardInterrupt as exc:
+                    interrupted = exc
+            if interrupted is not None:
+                raise interrupted
 
 
-_BLAS_THREADS = _BlasThreads()
+_BLAS = _BlasState()
 
 
 class _HelperThreads:
@@ -100,44 +177,63 @@ class _HelperThreads:
 _HELPERS = _HelperThreads()
 
 
-def n_workers(m, work_per_row):
+def _workers(m, work_per_row, threads):
     """Row workers for ``m`` rows of ``work_per_row`` multiply-adds each."""
     min_rows = max(MIN_ROWS_PER_WORKER, -(-MIN_WORK_PER_WORKER // work_per_row))
-    if m < 2 * min_rows:  # too few for two: skip asking BLAS (per mini-batch)
-        return 1
-    return max(1, min(_BLAS_THREADS.available(), m // min_rows))
+    return max(1, min(threads, m // min_rows))
+
+
+def plan(m, work_per_row, threads=None):
+    """The cores' use for evaluations of ``m`` rows.
+
+    ``threads`` is the user's BLAS thread count (None: read it).  Large
+    batches split between row workers on single-threaded BLAS; small ones
+    run on one BLAS thread, which beats several below
+    ``MIN_WORK_FOR_BLAS_THREADS`` multiply-adds; in between (mini-batches
+    of a wide network), BLAS's own threads.
+    """
+    if threads is None:
+        threads = _BLAS.user_threads()
+    if threads <= 1:
+        return Plan(1, 1)
+    workers = _workers(m, work_per_row, threads)
+    if workers > 1:
+        return Plan(1, workers)
+    if m * work_per_row < MIN_WORK_FOR_BLAS_THREADS:
+        return Plan(1, 1)
+    return Plan(threads, 1)
 
 
 @contextlib.contextmanager
-def fit_threads(rows, work_per_row):
-    """Single-threaded BLAS for the whole of a fit whose evaluations see
-    ``rows`` rows of ``work_per_row`` multiply-adds, when they split between
-    row workers.
+def hold(m, work_per_row):
+    """Hold the BLAS setting of :func:`plan` for a fit's whole duration.
 
     Between evaluations an optimizer's own BLAS calls (even one dot
     product) wake OpenBLAS's threads, which then spin for about 0.1 s on
-    the cores the row workers need: holding one BLAS thread for the whole
-    fit keeps the cores free for them (measured: L-BFGS-B fits 15-20%
-    faster).  Otherwise the user's BLAS setting stays.
+    the cores the next evaluation needs: the setting holds for the whole
+    fit, not per evaluation.  The user's setting is restored on exit,
+    whatever ends the fit.
     """
-    if n_workers(rows, work_per_row) > 1:
-        with _BLAS_THREADS.single():
-            yield
+    chosen = plan(m, work_per_row)
+    if chosen.blas_threads == _BLAS.user_threads():
+        yield chosen
     else:
-        yield
+        with _BLAS.holding(chosen.blas_threads):
+            yield chosen
 
 
 def map_rows(fn, m, work_per_row):
     """``[fn(k, start, stop), ...]`` over ``n`` equal row ranges, concurrently.
 
-    ``n`` is one per BLAS thread when each range holds at least
-    ``MIN_ROWS_PER_WORKER`` rows and ``MIN_WORK_PER_WORKER`` multiply-adds,
-    else 1 (then ``fn(0, 0, m)`` runs in the calling thread with the user's
-    BLAS setting).  Workers run single-threaded BLAS and the caller's
-    floating-point error state; the results come back in range order, so
-    sums over them do not depend on the threads' timing.
+    ``n`` is :func:`plan`'s number of row workers; with one, ``fn(0, 0, m)``
+    runs in the calling thread.  Workers run on single-threaded BLAS (held
+    here if no fit holds it already) and the caller's floating-point error
+    state; the results come back in range order, so sums over them do not
+    depend on the threads' timing.
     """
-    n = n_workers(m, work_per_row)
+    limit = _BLAS.limited()
+    threads = _BLAS.user_threads()
+    n = 1 if (limit is not None and limit != 1) else plan(m, work_per_row, threads)[1]
     if n == 1:
         return [fn(0, 0, m)]
     bounds = [m * k // n for k in range(n + 1)]
@@ -148,7 +244,7 @@ def map_rows(fn, m, work_per_row):
         with np.errstate(**errstate):
             return fn(k, bounds[k], bounds[k + 1])
 
-    with _BLAS_THREADS.single():
+    with _BLAS.holding(1):
         helpers = _HELPERS.submit(work, range(1, n))
         try:
             first = work(0)

@@ -101,10 +101,10 @@ class InMemoryObjective:
         )
 
     def threads(self, batch_size=None):
-        """Hold :func:`~skbackprop._engine.threads.fit_threads` for evaluations
-        of ``batch_size`` rows (None: all of them)."""
+        """Hold the thread setting of :func:`~skbackprop._engine.threads.plan`
+        for evaluations of ``batch_size`` rows (None: all of them)."""
         rows = self.n_samples if batch_size is None else batch_size
-        return threads.fit_threads(min(rows, self.n_samples), self.net.gradient_work)
+        return threads.hold(min(rows, self.n_samples), self.net.gradient_work)
 
     def batches(self, batch_size, shuffle, rng):
         """Row selections of one epoch of mini-batches."""

@@ -1,7 +1,11 @@
-"""The row workers: same results as one thread, BLAS setting restored."""
+"""The thread policy and the row workers: same results as one thread, the
+user's BLAS setting restored whatever threads, overlaps and interrupts occur."""
 
 import multiprocessing
+import threading
+import time
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -212,9 +216,41 @@ def test_fit_holds_one_blas_thread_between_evaluations(two_workers, solver):
     assert _blas_threads() == before == [2] * len(before)
 
 
-def test_small_fits_keep_the_users_blas_threads(monkeypatch):
-    # Mini-batches (or data sets) too small to split run on the user's BLAS.
-    monkeypatch.setattr(threads, "MIN_WORK_PER_WORKER", 0)
+def test_plan_by_size(monkeypatch):
+    monkeypatch.setattr(threads, "MIN_WORK_FOR_BLAS_THREADS", 10**6)
+    work = 1000  # multiply-adds per row
+    # One BLAS thread for small batches, BLAS's threads in between, row
+    # workers on single-threaded BLAS for large ones; nothing on one thread.
+    assert threads.plan(100, work, threads=2) == (1, 1)
+    assert threads.plan(1000, work, threads=2) == (2, 1)
+    assert threads.plan(50_000, work, threads=2) == (1, 2)
+    assert threads.plan(50_000, work, threads=4) == (1, 2)  # 20,000 rows each
+    assert threads.plan(200_000, work, threads=4) == (1, 4)
+    assert threads.plan(50_000, work, threads=1) == (1, 1)
+
+
+def test_small_fits_run_on_one_blas_thread():
+    # Waking BLAS's threads costs more than small products gain from them.
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(2000, 5))
+    y = (X[:, 0] > 0).astype(int)
+    seen = []
+    with threadpool_limits(2, user_api="blas"):
+        before = _blas_threads()
+        BackpropClassifier(
+            hidden_layer_sizes=(6,),
+            solver="gd",
+            batch_size=200,
+            max_iter=2,
+            callback=lambda state: seen.append(_blas_threads()),
+        ).fit(X, y)
+        after = _blas_threads()
+    assert seen and all(t == [1] * len(t) for t in seen)
+    assert after == before == [2] * len(before)
+
+
+def test_mid_size_fits_keep_the_users_blas_threads(monkeypatch):
+    monkeypatch.setattr(threads, "MIN_WORK_FOR_BLAS_THREADS", 0)
     rng = np.random.default_rng(0)
     X = rng.normal(size=(2000, 5))
     y = (X[:, 0] > 0).astype(int)
@@ -228,6 +264,99 @@ def test_small_fits_keep_the_users_blas_threads(monkeypatch):
             callback=lambda state: seen.append(_blas_threads()),
         ).fit(X, y)
     assert seen and all(t == [2] * len(t) for t in seen)
+
+
+def _fit_in_thread(est, X, y):
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(est.fit, X, y).result()
+
+
+@pytest.mark.parametrize("main_ends_first", [True, False])
+def test_overlapping_fits_in_threads_restore_the_users_setting(
+    two_workers, main_ends_first
+):
+    # A fit in the main thread and one in a worker thread overlap, ending in
+    # either order: the user's setting comes back when the last one ends.
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(400, 5))
+    y = (X[:, 0] > 0).astype(int)
+    started, finish = threading.Event(), threading.Event()
+
+    def wait_for_main(state):
+        started.set()
+        finish.wait(10)
+
+    def release_other(state):
+        assert started.wait(10)
+        if not main_ends_first:
+            finish.set()
+            time.sleep(0.05)
+
+    before = _blas_threads()
+    other = BackpropClassifier((6,), max_iter=3, callback=wait_for_main)
+    with ThreadPoolExecutor(1) as pool:
+        future = pool.submit(other.fit, X, y)
+        BackpropClassifier((6,), max_iter=3, callback=release_other).fit(X, y)
+        finish.set()
+        future.result()
+    assert _blas_threads() == before == [2] * len(before)
+
+
+def test_fit_in_a_pool_thread_leaves_threadpool_limits_working(two_workers):
+    # threadpoolctl lets only the thread that set a limit change it again:
+    # a fit in a long-lived pool thread must not take that claim.
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(400, 5))
+    y = (X[:, 0] > 0).astype(int)
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(BackpropClassifier((6,), max_iter=3).fit, X, y).result()
+        with threadpool_limits(1, user_api="blas"):
+            assert _blas_threads() == [1] * len(_blas_threads())
+        assert _blas_threads() == [2] * len(_blas_threads())
+
+
+@pytest.mark.parametrize("n_samples", [300, 3000])
+def test_a_fit_in_another_thread_is_bit_identical(two_workers, n_samples):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(n_samples, 5))
+    y = (X[:, 0] + X[:, 1] ** 2 > 1).astype(int)
+    params = {"hidden_layer_sizes": (20,), "max_iter": 20, "random_state": 0}
+    here = BackpropClassifier(**params).fit(X, y)
+    there = _fit_in_thread(BackpropClassifier(**params), X, y)
+    for a, b in zip(here.coefs_, there.coefs_, strict=True):
+        np.testing.assert_array_equal(a, b)
+    for a, b in zip(here.intercepts_, there.intercepts_, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("when", ["before", "after"])
+def test_ctrl_c_in_the_restore_still_restores(two_workers, monkeypatch, when):
+    # A KeyboardInterrupt landing just before (or just after) the user's
+    # setting is written back: it still comes back, and the interrupt too.
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(400, 5))
+    y = (X[:, 0] > 0).astype(int)
+    state = threads._BLAS
+    original_set = state._set
+    fired = []
+
+    def interrupted_set(counts):
+        restoring = counts != [1] * len(counts)
+        if restoring and not fired and when == "before":
+            fired.append(True)
+            raise KeyboardInterrupt
+        original_set(counts)
+        if restoring and not fired and when == "after":
+            fired.append(True)
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(state, "_set", interrupted_set)
+    before = _blas_threads()
+    with pytest.raises(KeyboardInterrupt):
+        BackpropClassifier((6,), max_iter=3).fit(X, y)
+    assert fired
+    assert _blas_threads() == before == [2] * len(before)
+    assert state.limited() is None
 
 
 def test_failing_fit_restores_blas_threads(two_workers):
