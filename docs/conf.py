@@ -31,7 +31,7 @@ HERE = Path(__file__).resolve().parent
 for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 # Document the package of this working tree, even if another one is installed;
-# sphinxext/ holds the gallery's sort key.
+# sphinxext/ holds the gallery's sort key and the benchmark figures.
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE / "sphinxext"))
 
@@ -56,6 +56,8 @@ extensions = [
     "numpydoc",
     "sphinx_gallery.gen_gallery",
     "myst_parser",
+    # Figures and tables from benchmarks/results/*.json (docs/sphinxext).
+    "bench_figures",
 ]
 templates_path = ["_templates"]
 # sg_execution_times.rst: the gallery's timing pages, no longer written (see
@@ -158,7 +160,13 @@ html_theme_options = {
     "navigation_with_keys": False,
     "secondary_sidebar_items": ["page-toc", "sourcelink"],
 }
-html_sidebars = {"index": [], "install": [], "changelog": []}
+html_sidebars = {
+    "index": [],
+    "install": [],
+    "benchmarks": [],
+    "architecture": [],
+    "changelog": [],
+}
 html_show_sourcelink = True
 
 # -- sphinx-gallery ------------------------------------------------------------
