@@ -22,6 +22,7 @@ after every iteration and stops a fit after a fixed time budget.
 # Scaled inputs in both cases: 600 handwritten digits (10 classes) and
 # 500 samples of Friedman's regression problem #1.
 import time
+import timeit
 import warnings
 
 import matplotlib
@@ -34,7 +35,14 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
-from skbackprop import BackpropClassifier, BackpropRegressor
+from skbackprop import (
+    BackpropClassifier,
+    BackpropRegressor,
+    cost_grad,
+    gauss_newton_vector_product,
+    hessian_vector_product,
+    init_params,
+)
 
 X_digits, y_digits = load_digits(return_X_y=True)
 X_digits = StandardScaler().fit_transform(X_digits[:600])
@@ -188,15 +196,6 @@ for name, by_solver in curves.items():
 # linear system by conjugate gradients (or Lanczos steps), with one
 # curvature product per inner step.  Timed on the digits problem, with the
 # public functions the estimators use:
-import timeit  # noqa: E402
-
-from skbackprop import (  # noqa: E402
-    cost_grad,
-    gauss_newton_vector_product,
-    hessian_vector_product,
-    init_params,
-)
-
 sizes = (X_digits.shape[1], 16, 10)
 args = (X_digits, np.eye(10)[y_digits], sizes, "tanh", "log_loss", 1e-4)
 theta = init_params(sizes, "tanh", random_state=0)
@@ -218,14 +217,14 @@ print(f"one G v:    {1e3 * t_gv:.2f} ms = {t_gv / t_grad:.1f} gradients")
 # %%
 # When to use which
 # -----------------
-# Per iteration, the Newton-type solvers make at least as much progress as
-# L-BFGS-B (lower panels; the comparison printed above says by how much on
+# Per iteration, the Newton-type solvers make about as much progress as
+# L-BFGS-B or more (lower panels; the comparison printed above says by how much on
 # each problem), but each of their iterations runs many curvature products,
-# each worth more than one gradient (printed above).  In wall time (upper
-# panels) that decides the race on problems like these.  The benchmark
-# ``benchmarks/bench_second_order.py`` measures the same on larger problems
-# (see :ref:`second_order_benchmark`), with one exception: badly scaled
-# inputs.
+# each costing a gradient's worth of work or more (the ratios printed
+# above).  In wall time (upper panels) that decides the race on problems
+# like these.  The benchmark ``benchmarks/bench_second_order.py`` measures
+# the same on larger problems (see :ref:`second_order_benchmark`), with one
+# exception: badly scaled inputs.
 #
 # * Use ``"L-BFGS-B"`` (the default) for almost everything, on
 #   standardized inputs.

@@ -22,6 +22,7 @@ import time
 import warnings
 
 import matplotlib.pyplot as plt
+import numpy as np
 from sklearn.datasets import make_classification
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.preprocessing import StandardScaler
@@ -104,8 +105,6 @@ plt.show()
 # --------------------
 # The iterations and the time each solver needs to reach two training
 # losses, and which one is first by each measure:
-import numpy as np  # noqa: E402
-
 targets = [0.05, 0.02]
 reach = {}
 for name, (elapsed, loss) in curves.items():
