@@ -49,7 +49,7 @@ client = Client(cluster)
 rng = da.random.default_rng(0)
 X = rng.normal(size=(20_000, 20), chunks=(5_000, 20))
 y = (X[:, 0] + 0.5 * X[:, 1] ** 2 > 0.5).astype(int)
-print(X)
+print(f"X: dask array {X.shape}, {X.numblocks[0]} blocks of {X.chunksize[0]} rows")
 
 # %%
 # Fit on the Dask arrays
@@ -73,7 +73,7 @@ print(f"L-BFGS-B: {clf.optimize_result_.message}")
 # ``predict`` and ``predict_proba`` return Dask arrays computed block by
 # block; ``score`` computes the accuracy on the cluster and returns a float.
 proba = clf.predict_proba(X)
-print(proba)
+print(f"predict_proba: lazy dask array {proba.shape}, row blocks {proba.chunks[0]}")
 print(f"training accuracy {clf.score(X, y):.4f}")
 
 # %%

@@ -33,7 +33,7 @@ FIRST_ORDER = ("L-BFGS-B", "CG")
 PROBLEMS = {  # key in second_order.json -> how the text names the problem
     "classification": "digits",
     "regression": "Friedman #1",
-    "regression, badly scaled": "Friedman #1, features scaled 0.01 ... 10",
+    "regression, badly scaled": "Friedman #1, badly scaled",
 }
 
 logger = logging.getLogger(__name__)
@@ -156,7 +156,7 @@ def tables() -> dict[str, list[str]]:
             ]
         )
     out["curvature-costs"] = _list_table(
-        ["problem", "parameters", "one (J, D)", "one H v (in gradients)", "one G v"],
+        ["problem", "parameters", "gradient", "H v (gradients)", "G v (gradients)"],
         rows,
     )
     rows = []
@@ -171,7 +171,7 @@ def tables() -> dict[str, list[str]]:
                 )
                 fastest = f"{label}: {best['time']:.2f} s, {best['iters']} it."
             else:
-                newton, fastest = "not reached", "-"
+                newton, fastest = "not reached", "—"
             rows.append(
                 [
                     PROBLEMS.get(key, key),
