@@ -271,6 +271,22 @@ def readme_phrases() -> list[str]:
                 f"{100 * g['fraction_of_peak']:.0f}% | {sk['gflops']:.1f} | "
                 f"{sk['seconds'] / g['seconds']:.2f}× |"
             )
+    peak, sgd = perf["peak"], {g["dtype"]: g for g in perf["sgd"]}
+    mem = {(m["lib"], m["m"], m["dtype"]): m["traced_peak_mib"] for m in perf["memory"]}
+    sizes = sorted({m for _, m, _ in mem})
+    lo, hi = sizes[0], sizes[-1]
+    phrases += [
+        f"run: {peak['float64']:.1f} GFLOP/s in float64, "
+        f"{peak['float32']:.1f} in float32",
+        f"runs an epoch {sgd['float64']['speedup_vs_sklearn']:.2f}× faster than "
+        f"scikit-learn's `sgd` in float64 and "
+        f"{sgd['float32']['speedup_vs_sklearn']:.2f}× in float32",
+        f"allocates {mem[('skbackprop', lo, 'float64')]:,.0f} → "
+        f"{mem[('skbackprop', hi, 'float64')]:,.0f} MiB beyond the data from "
+        f"m = {lo:,} to {hi:,} rows",
+        f"scikit-learn's {mem[('sklearn', lo, 'float64')]:,.0f} → "
+        f"{mem[('sklearn', hi, 'float64')]:,.0f} MiB",
+    ]
     fits = {(f["lib"], f["dtype"]): f for f in perf["fit"]}
     for dtype in ("float64", "float32"):
         ours, sk = fits[("skbackprop", dtype)], fits[("sklearn", dtype)]
@@ -282,9 +298,22 @@ def readme_phrases() -> list[str]:
     return phrases
 
 
+def _unreadable(error: Exception) -> None:
+    logger.warning(
+        f"benchmark results not readable ({type(error).__name__}: {error}); "
+        f"the docs quote figures from {RESULTS.relative_to(ROOT)}/*.json "
+        "(docs/sphinxext/bench_figures.py)"
+    )
+
+
 def _check_readme(app) -> None:
+    try:
+        phrases = readme_phrases()
+    except (OSError, KeyError, ValueError, TypeError) as error:
+        _unreadable(error)
+        return
     text = re.sub(r"\s+", " ", (ROOT / "README.md").read_text(encoding="utf-8"))
-    for phrase in readme_phrases():
+    for phrase in phrases:
         if re.sub(r"\s+", " ", phrase) not in text:
             logger.warning(
                 "README.md does not state the benchmark results: expected "
@@ -298,7 +327,10 @@ class BenchmarkTable(Directive):
     required_arguments = 1
 
     def run(self):
-        generated = tables()
+        try:
+            generated = tables()
+        except (OSError, KeyError, ValueError, TypeError) as error:
+            raise self.error(f"benchmark results not readable: {error}") from error
         name = self.arguments[0]
         if name not in generated:
             raise self.error(f"unknown benchmark table {name!r}: {sorted(generated)}")
@@ -314,7 +346,12 @@ class BenchmarkTable(Directive):
 
 
 def _substitutions(app, config) -> None:
-    lines = [f".. |{name}| replace:: {value}" for name, value in figures().items()]
+    try:
+        values = figures()
+    except (OSError, KeyError, ValueError, TypeError) as error:
+        _unreadable(error)
+        return
+    lines = [f".. |{name}| replace:: {value}" for name, value in values.items()]
     config.rst_prolog = "\n".join([config.rst_prolog or "", *lines, ""])
 
 
