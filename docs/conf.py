@@ -1,12 +1,16 @@
 """Sphinx configuration of the skbackprop documentation.
 
-Build (warnings are errors, the gallery examples are executed)::
+Build (nitpicky, warnings are errors, the gallery examples are executed)::
 
-    python -m sphinx -W --keep-going -b html docs docs/_build/html
+    python -m sphinx -n -W --keep-going -b html docs docs/_build/html
+    python docs/tools/check_html.py docs/_build/html
 
-Intersphinx works offline by default: the links to NumPy, SciPy,
-scikit-learn and Python resolve through small plain-text inventories in
-``docs/_inventories`` (only the names these docs use).  Set
+The built site needs no network: MathJax is bundled into ``_static`` by
+sphinx-mathjax-offline, and no page loads a script or a stylesheet from
+another site (``docs/tools/check_html.py`` checks it, with the local links
+and anchors).  Intersphinx works offline by default: the links to NumPy,
+SciPy, scikit-learn, Python, Dask and skops resolve through small plain-text
+inventories in ``docs/_inventories`` (only the names these docs use).  Set
 ``SKBACKPROP_DOCS_ONLINE=1`` to fetch the projects' full inventories first;
 the local ones remain the fallback, so a build never fails for want of
 network.
@@ -27,7 +31,7 @@ HERE = Path(__file__).resolve().parent
 for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 # Document the package of this working tree, even if another one is installed;
-# sphinxext/ holds the gallery's sort key.
+# sphinxext/ holds the gallery's sort key and the benchmark figures.
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE / "sphinxext"))
 
@@ -46,13 +50,27 @@ extensions = [
     "sphinx.ext.autosummary",
     "sphinx.ext.intersphinx",
     "sphinx.ext.mathjax",
+    # Copies MathJax into _static/mathjax and points mathjax_path at it.
+    "sphinx-mathjax-offline",
     "sphinx.ext.viewcode",
     "numpydoc",
     "sphinx_gallery.gen_gallery",
     "myst_parser",
+    # Figures and tables from benchmarks/results/*.json (docs/sphinxext).
+    "bench_figures",
 ]
 templates_path = ["_templates"]
-exclude_patterns = ["_build", "_inventories", "Thumbs.db", ".DS_Store"]
+# sg_execution_times.rst: the gallery's timing pages, no longer written (see
+# sphinx_gallery_conf); a copy left by an older build is not a page.
+exclude_patterns = [
+    "_build",
+    "_inventories",
+    "tools",
+    "sg_execution_times.rst",
+    "auto_examples/sg_execution_times.rst",
+    "Thumbs.db",
+    ".DS_Store",
+]
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 root_doc = "index"
 default_role = "literal"
@@ -128,6 +146,8 @@ intersphinx_mapping = {
     "sklearn": _inventory(
         "sklearn", "scikit-learn", "https://scikit-learn.org/stable/"
     ),
+    "dask": _inventory("dask", "Dask", "https://docs.dask.org/en/stable/"),
+    "skops": _inventory("skops", "skops", "https://skops.readthedocs.io/en/stable/"),
 }
 intersphinx_timeout = 10
 
@@ -140,7 +160,13 @@ html_theme_options = {
     "navigation_with_keys": False,
     "secondary_sidebar_items": ["page-toc", "sourcelink"],
 }
-html_sidebars = {"index": [], "install": [], "changelog": []}
+html_sidebars = {
+    "index": [],
+    "install": [],
+    "benchmarks": [],
+    "architecture": [],
+    "changelog": [],
+}
 html_show_sourcelink = True
 
 # -- sphinx-gallery ------------------------------------------------------------
@@ -161,6 +187,9 @@ sphinx_gallery_conf = {
     "show_memory": False,
     "promote_jupyter_magic": False,
     "download_all_examples": False,
+    # The timing pages (sg_execution_times) load jQuery and DataTables from
+    # CDNs; each example's page states its own running time instead.
+    "write_computation_times": False,
 }
 
 

@@ -22,6 +22,7 @@ after every iteration and stops a fit after a fixed time budget.
 # Scaled inputs in both cases: 600 handwritten digits (10 classes) and
 # 500 samples of Friedman's regression problem #1.
 import time
+import timeit
 import warnings
 
 import matplotlib
@@ -34,7 +35,14 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
-from skbackprop import BackpropClassifier, BackpropRegressor
+from skbackprop import (
+    BackpropClassifier,
+    BackpropRegressor,
+    cost_grad,
+    gauss_newton_vector_product,
+    hessian_vector_product,
+    init_params,
+)
 
 X_digits, y_digits = load_digits(return_X_y=True)
 X_digits = StandardScaler().fit_transform(X_digits[:600])
@@ -131,17 +139,92 @@ for name, by_solver in curves.items():
         )
 
 # %%
+# Iterations and time to a training loss
+# --------------------------------------
+# Each solver's first iteration (and its time) at or below a few target
+# losses, and how the Newton-type solvers compare with L-BFGS-B: the
+# sentences below are computed from the curves above.
+targets = {
+    "classification (digits)": [1e-2, 1e-3, 1e-4],
+    "regression (Friedman #1)": [1e-2, 3e-3],
+}
+
+
+def first_reach(times, losses, target):
+    """``(iterations, seconds)`` to reach ``target``, or None."""
+    hits = np.flatnonzero(losses <= target)
+    return (hits[0] + 1, times[hits[0]]) if hits.size else None
+
+
+def compare(newton, lbfgs):
+    """How many iterations the Newton-type solvers need, next to L-BFGS-B."""
+    ratio = lbfgs / np.median(newton)
+    if ratio >= 1.5:
+        return f"{ratio:.0f}x fewer"
+    if ratio <= 1 / 1.5:
+        return f"{1 / ratio:.0f}x more"
+    return "about as many"
+
+
+for name, by_solver in curves.items():
+    reach = {
+        label: [first_reach(times, losses, target) for target in targets[name]]
+        for label, (times, losses) in by_solver.items()
+    }
+    print(f"{name}: iterations (time) to reach a training loss")
+    print(f"  {'loss':24s}" + "".join(f"{t:>14g}" for t in targets[name]))
+    for label, hits in reach.items():
+        cells = [f"{h[0]} ({1e3 * h[1]:.0f} ms)" if h else "-" for h in hits]
+        print(f"  {label:24s}" + "".join(f"{c:>14s}" for c in cells))
+    for k, target in enumerate(targets[name]):
+        lbfgs = reach["L-BFGS-B"][k]
+        iters = [
+            hits[k][0]
+            for label, hits in reach.items()
+            if label.startswith(("Newton", "trust")) and hits[k] is not None
+        ]
+        if lbfgs and iters:
+            print(
+                f"  to {target:g}: Newton-type {min(iters)}-{max(iters)} iterations, "
+                f"L-BFGS-B {lbfgs[0]}: {compare(iters, lbfgs[0])}"
+            )
+
+# %%
+# What one curvature product costs
+# --------------------------------
+# A Newton-type iteration is cheap in count but not in work: it solves a
+# linear system by conjugate gradients (or Lanczos steps), with one
+# curvature product per inner step.  Timed on the digits problem, with the
+# public functions the estimators use:
+sizes = (X_digits.shape[1], 16, 10)
+args = (X_digits, np.eye(10)[y_digits], sizes, "tanh", "log_loss", 1e-4)
+theta = init_params(sizes, "tanh", random_state=0)
+v = np.random.default_rng(0).normal(size=theta.size)
+
+
+def best_time(fun, *fun_args):
+    return min(timeit.repeat(lambda: fun(*fun_args), number=20, repeat=5)) / 20
+
+
+with threadpool_limits(1):
+    t_grad = best_time(cost_grad, theta, *args)
+    t_hv = best_time(hessian_vector_product, theta, v, *args)
+    t_gv = best_time(gauss_newton_vector_product, theta, v, *args)
+print(f"one (J, D): {1e3 * t_grad:.2f} ms")
+print(f"one H v:    {1e3 * t_hv:.2f} ms = {t_hv / t_grad:.1f} gradients")
+print(f"one G v:    {1e3 * t_gv:.2f} ms = {t_gv / t_grad:.1f} gradients")
+
+# %%
 # When to use which
 # -----------------
-# Per iteration, the Newton-type solvers make much more progress (lower
-# panels): a dozen or two of their iterations reach a loss L-BFGS-B needs
-# several times as many for.  But each of their iterations solves a linear
-# system by conjugate gradients, with one curvature product per inner step,
-# and a product costs one to a few gradients.  In wall time (upper panels)
-# L-BFGS-B is well ahead on the classification, and the Newton-type solvers
-# only keep pace with it on the small regression.  The benchmark
-# ``benchmarks/bench_second_order.py`` finds the same on larger problems,
-# with one exception: badly scaled inputs.
+# Per iteration, the Newton-type solvers make about as much progress as
+# L-BFGS-B or more (lower panels; the comparison printed above says by how much on
+# each problem), but each of their iterations runs many curvature products,
+# each costing a gradient's worth of work or more (the ratios printed
+# above).  In wall time (upper panels) that decides the race on problems
+# like these.  The benchmark ``benchmarks/bench_second_order.py`` measures
+# the same on larger problems (see :ref:`second_order_benchmark`), with one
+# exception: badly scaled inputs.
 #
 # * Use ``"L-BFGS-B"`` (the default) for almost everything, on
 #   standardized inputs.
@@ -149,9 +232,9 @@ for name, by_solver in curves.items():
 #   when L-BFGS-B needs thousands of iterations, as on badly conditioned
 #   problems (inputs on very different scales that you cannot
 #   standardize): Newton steps are invariant to such scalings, L-BFGS-B's
-#   are not.  In the benchmark's badly scaled regression they reach
-#   L-BFGS-B's 3000-iteration loss in 100-130 iterations and about the same
-#   time; they are not faster on standardized inputs.
+#   are not.  In the benchmark's badly scaled regression they need a few
+#   percent of L-BFGS-B's iterations and about the same time; they are not
+#   faster on standardized inputs.
 # * Between the curvatures: the Gauss-Newton product is positive
 #   semi-definite, so Newton-CG never meets negative curvature with it; the
 #   trust-region methods handle negative curvature by design and did much
@@ -159,6 +242,7 @@ for name, by_solver in curves.items():
 #   and on digits.
 # * SciPy's Newton-CG stops ("Optimization terminated successfully") once
 #   the curvature along its direction falls below an absolute threshold,
-#   which happens near a very small loss (here, digits at about 4e-5).
+#   which happens near a very small loss: see its final losses on digits,
+#   printed above.
 # * ``"CG"`` rarely beats L-BFGS-B; ``"trust-constr"`` also accepts the
 #   products but carries more overhead per iteration than ``"trust-ncg"``.
