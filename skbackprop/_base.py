@@ -10,9 +10,15 @@ business of :func:`skbackprop._data.backend`.
 from abc import ABCMeta, abstractmethod
 from numbers import Integral, Real
 
+import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import (
+    Interval,
+    InvalidParameterError,
+    Options,
+    StrOptions,
+)
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
@@ -35,6 +41,25 @@ _SOLVER_NAMES = (
     {"gd", "lbfgs"} | set(SCIPY_METHODS) | {name.lower() for name in SCIPY_METHODS}
 )
 
+# scikit-learn's stochastic solvers, which this package does not have, and
+# what to use instead.
+_SKLEARN_SOLVERS = {
+    "sgd": 'solver="gd" with momentum=0.9, nesterovs_momentum=True, '
+    "learning_rate_init=0.001 and batch_size=200 for scikit-learn's defaults",
+    "adam": 'solver="L-BFGS-B" (the default), or solver="gd" with a batch_size',
+}
+
+
+class _SolverNames(StrOptions):
+    """The solver names, listed sorted (SciPy's spelling) in error messages."""
+
+    def __str__(self):
+        names = sorted({"gd", "lbfgs", *SCIPY_METHODS}, key=str.lower)
+        return (
+            f"a str among {{{', '.join(map(repr, names))}}} (SciPy's names also "
+            "in lower case)"
+        )
+
 
 class BaseBackprop(PersistenceMixin, BaseEstimator, metaclass=ABCMeta):
     """Shared logic of :class:`BackpropClassifier` and :class:`BackpropRegressor`.
@@ -48,7 +73,7 @@ class BaseBackprop(PersistenceMixin, BaseEstimator, metaclass=ABCMeta):
             Interval(Integral, 1, None, closed="left"),
         ],
         "activation": [StrOptions(set(HIDDEN_ACTIVATIONS))],
-        "solver": [StrOptions(_SOLVER_NAMES), callable],
+        "solver": [_SolverNames(_SOLVER_NAMES), callable],
         "alpha": [Interval(Real, 0, None, closed="left")],
         "batch_size": [None, Interval(Integral, 1, None, closed="left")],
         "learning_rate": [StrOptions({"constant", "invscaling", "adaptive"})],
@@ -59,7 +84,10 @@ class BaseBackprop(PersistenceMixin, BaseEstimator, metaclass=ABCMeta):
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "max_fun": [Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
-        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "n_iter_no_change": [
+            Interval(Integral, 1, None, closed="left"),
+            Options(Real, {np.inf}),
+        ],
         "early_stopping": ["boolean"],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
         "shuffle": ["boolean"],
@@ -173,6 +201,18 @@ class BaseBackprop(PersistenceMixin, BaseEstimator, metaclass=ABCMeta):
         return None
 
     # -- parameters --------------------------------------------------------------
+    def _validate_params(self):
+        """scikit-learn's parameter validation, which names the replacement
+        of scikit-learn's ``"sgd"`` and ``"adam"`` solvers."""
+        if isinstance(self.solver, str) and self.solver in _SKLEARN_SOLVERS:
+            raise InvalidParameterError(
+                f"The 'solver' parameter of {type(self).__name__} must be "
+                f"{self._parameter_constraints['solver'][0]} or a callable. Got "
+                f"{self.solver!r} instead, a stochastic solver of scikit-learn's "
+                f"MLP: use {_SKLEARN_SOLVERS[self.solver]}."
+            )
+        super()._validate_params()
+
     def _solver_name(self):
         """``"gd"``, SciPy's canonical method name, or the callable itself."""
         if callable(self.solver):
@@ -186,6 +226,9 @@ class BaseBackprop(PersistenceMixin, BaseEstimator, metaclass=ABCMeta):
     def _settings(self, incremental):
         """The training layer's settings, checked across parameters."""
         solver = self._solver_name()
+        if incremental and self.early_stopping:
+            # As scikit-learn: one epoch has nothing to stop early.
+            raise ValueError("partial_fit does not support early_stopping=True")
         if solver == "gd" and self.solver_options:
             raise ValueError(
                 "solver_options are passed to SciPy's minimize and do not apply "
@@ -286,6 +329,9 @@ class BaseBackprop(PersistenceMixin, BaseEstimator, metaclass=ABCMeta):
         if self.early_stopping and not incremental:
             objective, score = data.validation(self, objective, y, rng)
 
+        # n_iter_ and max_iter are per call, as in scikit-learn (its #24764);
+        # a continued descent extends the loss curve and keeps the schedule's
+        # step count (see run_gd).
         continuing = not first_pass and settings.solver == "gd"
         result = train(
             objective,
@@ -293,9 +339,8 @@ class BaseBackprop(PersistenceMixin, BaseEstimator, metaclass=ABCMeta):
             settings,
             rng,
             score=score,
-            n_iter=self.n_iter_ if continuing else 0,
             loss_curve=self.loss_curve_ if continuing else (),
-            optimizer=getattr(self, "_optimizer", None) if incremental else None,
+            optimizer=getattr(self, "_optimizer", None) if continuing else None,
         )
 
         coefs, intercepts = net.unpack(result.theta)
@@ -313,6 +358,8 @@ class BaseBackprop(PersistenceMixin, BaseEstimator, metaclass=ABCMeta):
         self.optimize_result_ = result.optimize_result
         if result.optimizer is not None:
             self._optimizer = result.optimizer
+        elif first_pass:  # a fresh start forgets an earlier descent's state
+            self.__dict__.pop("_optimizer", None)
         return self
 
     # -- predict -----------------------------------------------------------------

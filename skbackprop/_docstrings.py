@@ -64,16 +64,21 @@ PARAMETERS = """\
         Tolerance: SciPy's ``gtol`` (``ftol`` for SLSQP, ``xtol`` for
         Newton-CG); for ``solver="gd"`` and early stopping, the improvement
         of the loss or validation score below which an iteration does not
-        count as progress.
+        count as progress.  With float32 data, an L-BFGS-B run that SciPy's
+        relative-reduction test ends while ``max |D| > tol`` is restarted
+        from where it stopped, and warns if float32 rounding keeps it from
+        ``tol``.
 
-    n_iter_no_change : int, default=10
+    n_iter_no_change : int or np.inf, default=10
         Iterations without progress (see ``tol``) before ``solver="gd"`` or
-        early stopping ends the fit.
+        early stopping ends the fit; ``np.inf`` never stops for lack of
+        progress.
 
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the data{stratified}, score it
         after every iteration of any solver, stop after ``n_iter_no_change``
         iterations without improvement and keep the best parameters.
+        ``partial_fit`` does not support it.
 
     validation_fraction : float, default=0.1
         Proportion of the data held out for early stopping.
@@ -86,7 +91,9 @@ PARAMETERS = """\
         An int gives bit-identical fits.
 
     warm_start : bool, default=False
-        Start from the weights of the previous fit.
+        Start from the weights of the previous fit.  Gradient descent also
+        continues its ``"invscaling"`` step count; the momentum velocity and
+        the step size start afresh, as in scikit-learn.
 
     verbose : bool or int, default=False
         Print the loss after every iteration (and the validation score with
@@ -125,7 +132,8 @@ ATTRIBUTES = """\
         ``best_validation_score_``).
 
     loss_curve_ : list of float
-        The loss after every iteration.
+        The loss after every iteration; continued over warm starts and
+        ``partial_fit`` of ``solver="gd"``.
 
     validation_scores_ : list of float or None
         The validation score after every iteration, with early stopping.
@@ -147,8 +155,9 @@ ATTRIBUTES = """\
         names.
 
     n_iter_ : int
-        Number of iterations run (epochs for ``solver="gd"``, accumulated
-        over ``partial_fit`` and warm starts).
+        Number of iterations (epochs for ``solver="gd"``) of the last call
+        to ``fit`` (1 after ``partial_fit``), as in scikit-learn; each call
+        runs at most ``max_iter``.
 
     n_layers_ : int
         Number of layers, input and output included.
@@ -173,7 +182,11 @@ CLASSIFIER = (
     descent.  Multiclass
     targets use a softmax output and the multinomial log-loss; binary and
     multilabel targets independent logistic outputs and the binary log-loss.
-    A drop-in for :class:`sklearn.neural_network.MLPClassifier`.
+    It has the parameters, methods and fitted attributes of
+    :class:`sklearn.neural_network.MLPClassifier`, but not its defaults
+    (``solver="L-BFGS-B"`` rather than ``"adam"``, ``learning_rate_init``,
+    ``momentum``, ``nesterovs_momentum``, ``batch_size``) nor its
+    stochastic solvers: see :ref:`coming-from-sklearn`.
 
     Parameters
     ----------
@@ -224,8 +237,10 @@ REGRESSOR = (
     Minimizes the regularized squared error (identity output) or half Poisson
     deviance (exponential output) of a feed-forward network with the batch
     gradient ``D`` of backpropagation, handed to any method of
-    :func:`scipy.optimize.minimize` or to gradient descent.  A drop-in for
-    :class:`sklearn.neural_network.MLPRegressor`.
+    :func:`scipy.optimize.minimize` or to gradient descent.  It has the
+    parameters, methods and fitted attributes of
+    :class:`sklearn.neural_network.MLPRegressor`, but not its defaults nor its
+    stochastic solvers: see :ref:`coming-from-sklearn`.
 
     Parameters
     ----------

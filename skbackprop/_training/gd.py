@@ -80,12 +80,16 @@ class GradientDescent:
 def run_gd(objective, theta, progress, settings, rng, optimizer=None):
     """Gradient descent on ``objective`` from ``theta`` (updated in place).
 
-    ``optimizer``: the state of a previous ``partial_fit`` to continue
-    (stepped as a copy, so that a failing call leaves it intact); None
-    starts afresh.  Returns ``(theta, loss, optimizer)``.
+    ``optimizer``: the state of the previous descent, None to start afresh.
+    ``partial_fit`` continues it (stepped as a copy, so that a failing call
+    leaves it intact); a warm-started fit keeps only its step count ``t``.
+    Returns ``(theta, loss, optimizer)``.
     """
     s = settings
-    if optimizer is None or not s.incremental:
+    if optimizer is not None and s.incremental:
+        optimizer = copy.deepcopy(optimizer)
+    else:
+        previous = optimizer
         optimizer = GradientDescent(
             s.learning_rate_init,
             s.learning_rate,
@@ -93,8 +97,10 @@ def run_gd(objective, theta, progress, settings, rng, optimizer=None):
             s.momentum,
             s.nesterovs_momentum,
         )
-    else:
-        optimizer = copy.deepcopy(optimizer)
+        if previous is not None:
+            # A warm start, as scikit-learn's: velocity and step size start
+            # afresh, the schedule's step count goes on.
+            optimizer.t = previous.t
     progress.reduce_step = optimizer.reduce
     S = objective.weight_sum
     batch = s.batch_size

@@ -125,14 +125,17 @@ class Progress:
 
 
 def warn_divergence(settings, loss, n_iter, kept_loss):
-    """The ConvergenceWarning of a run whose loss became non-finite."""
+    """The ConvergenceWarning of a run whose loss became non-finite.
+
+    Raises ValueError, as scikit-learn does, when not even the parameters
+    kept have a finite cost: there is no model to return.
+    """
     if not np.isfinite(kept_loss):
-        # Not even the initial parameters have a finite loss.
-        message = (
+        raise ValueError(
             f"The training loss is non-finite ({kept_loss}) at the starting "
             "parameters: the network's outputs overflow on these data, so "
-            "training could not start and those parameters were kept. "
-            "Scale the inputs (e.g. StandardScaler), and large regression targets."
+            "training could not start. Scale the inputs (e.g. StandardScaler), "
+            "and large regression targets."
         )
     else:
         advice = (

@@ -15,6 +15,7 @@ from typing import NamedTuple
 import numpy as np
 from scipy.optimize import OptimizeResult, OptimizeWarning, minimize
 
+from skbackprop._training.precision import minimize_float32, restarts_apply
 from skbackprop._training.progress import (
     Diverged,
     StopTraining,
@@ -205,15 +206,20 @@ def run_scipy(objective, theta, progress, settings):
     cap = settings.max_iter if "maxiter" not in options else None
     diverged = None
     try:
-        theta_end, result, stopped = minimize_scipy(
-            method,
-            objective.cost_grad,
-            theta,
-            options,
-            progress,
-            hessp=hessp,
-            max_iter=cap,
-        )
+        if restarts_apply(method, objective.net.dtype, settings.solver_options):
+            theta_end, result, stopped = minimize_float32(
+                minimize_scipy, objective.cost_grad, theta, options, progress
+            )
+        else:
+            theta_end, result, stopped = minimize_scipy(
+                method,
+                objective.cost_grad,
+                theta,
+                options,
+                progress,
+                hessp=hessp,
+                max_iter=cap,
+            )
     except Diverged as exc:
         theta_end, result, stopped = None, None, "diverged"
         diverged = (exc.args[0], progress.n_iter + 1)
