@@ -4,6 +4,7 @@
 ORDER = [
     "plot_quickstart.py",
     "plot_compare_sklearn.py",
+    "plot_coming_from_sklearn.py",
     "plot_decision_boundaries.py",
     "plot_multioutput_regression.py",
     "plot_solvers_loss_curves.py",
