@@ -72,20 +72,22 @@ def _relu(Z, out=None):
     return np.maximum(Z, zeros, out=Z if out is None else out)
 
 
-def _negative_part(Z, out, ufunc, *args):
-    """``ufunc(z, *args)`` where ``z < 0``, ``z`` elsewhere, into ``out``."""
-    out = _identity(Z, out)
-    ufunc(out, *args, out=out, where=out < 0)
-    return out
+# Leaky ReLU and ELU use a temporary array: numpy's masked ufuncs
+# (``where=Z < 0``) were 7-10x slower than these unmasked ones.
 
 
 def _leaky_relu(Z, out=None):
-    return _negative_part(Z, out, np.multiply, NEGATIVE_SLOPE)
+    # max(z, slope z): z for z > 0, slope z otherwise.
+    return np.maximum(Z, Z * NEGATIVE_SLOPE, out=Z if out is None else out)
 
 
 def _elu(Z, out=None):
-    # alpha = 1: z for z > 0, e^z - 1 otherwise.
-    return _negative_part(Z, out, np.expm1)
+    # alpha = 1: (e^{min(z, 0)} - 1) + max(z, 0).
+    negative = np.minimum(Z, 0)
+    np.expm1(negative, out=negative)
+    out = np.maximum(Z, 0, out=Z if out is None else out)
+    out += negative
+    return out
 
 
 def _softplus(Z, out=None):
