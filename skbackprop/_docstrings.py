@@ -260,7 +260,6 @@ CLASSIFIER = (
         ),
     )
     + """
-
     Attributes
     ----------
     classes_ : ndarray or list of ndarray
@@ -318,7 +317,6 @@ REGRESSOR = (
         multiclass="",
     )
     + """
-
     Attributes
     ----------
 """
