@@ -8,6 +8,7 @@ business of :func:`skbackprop._data.backend`.
 """
 
 from abc import ABCMeta, abstractmethod
+from dataclasses import replace
 from numbers import Integral, Real
 
 import numpy as np
@@ -25,8 +26,10 @@ from sklearn.utils.validation import check_is_fitted
 from skbackprop._data import backend
 from skbackprop._engine.activations import HIDDEN_ACTIVATIONS
 from skbackprop._engine.curvature import CURVATURES
+from skbackprop._engine.monotone import reflect
 from skbackprop._engine.network import Network
 from skbackprop._engine.params import check_sizes, init_params, pack_params
+from skbackprop._monotonic import monotonic_bounds
 from skbackprop._persistence import PersistenceMixin
 from skbackprop._training.scipy_bridge import (
     SCIPY_METHODS,
@@ -35,6 +38,7 @@ from skbackprop._training.scipy_bridge import (
 )
 from skbackprop._training.settings import Settings
 from skbackprop._training.solve import train
+from skbackprop._validation import check_request
 
 # Every accepted spelling of the SciPy methods, plus scikit-learn's "lbfgs".
 _SOLVER_NAMES = (
@@ -72,7 +76,7 @@ class BaseBackprop(PersistenceMixin, BaseEstimator, metaclass=ABCMeta):
             "array-like",
             Interval(Integral, 1, None, closed="left"),
         ],
-        "activation": [StrOptions(set(HIDDEN_ACTIVATIONS))],
+        "activation": [StrOptions(set(HIDDEN_ACTIVATIONS)), list, tuple],
         "solver": [_SolverNames(_SOLVER_NAMES), callable],
         "alpha": [Interval(Real, 0, None, closed="left")],
         "batch_size": [None, Interval(Integral, 1, None, closed="left")],
@@ -98,6 +102,8 @@ class BaseBackprop(PersistenceMixin, BaseEstimator, metaclass=ABCMeta):
         "curvature": [StrOptions(set(CURVATURES))],
         "callback": [None, callable],
         "chunk_size": [None, Interval(Integral, 1, None, closed="left")],
+        "scoring": [None, str, callable],
+        "monotonic_cst": [None, "array-like", dict],
     }
 
     @abstractmethod
@@ -127,6 +133,8 @@ class BaseBackprop(PersistenceMixin, BaseEstimator, metaclass=ABCMeta):
         curvature,
         callback,
         chunk_size,
+        scoring=None,
+        monotonic_cst=None,
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -152,6 +160,8 @@ class BaseBackprop(PersistenceMixin, BaseEstimator, metaclass=ABCMeta):
         self.curvature = curvature
         self.callback = callback
         self.chunk_size = chunk_size
+        self.scoring = scoring
+        self.monotonic_cst = monotonic_cst
 
     # -- what the subclasses provide -------------------------------------------
     @abstractmethod
@@ -275,11 +285,14 @@ class BaseBackprop(PersistenceMixin, BaseEstimator, metaclass=ABCMeta):
         return (self.coefs_[0].shape[0], *(W.shape[1] for W in self.coefs_))
 
     # -- fit ---------------------------------------------------------------------
-    def _fit(self, X, y, sample_weight=None, incremental=False, before=None):
+    def _fit(
+        self, X, y, sample_weight=None, incremental=False, before=None, validation=None
+    ):
         """Fit (or, ``incremental``, one more epoch); transactional.
 
         If anything fails, the estimator is left exactly as it was.
         ``before(self)``, if given, runs first inside the transaction.
+        ``validation`` is ``fit``'s ``(X_val, y_val, sample_weight_val)``.
         """
         saved = self.__dict__.copy()
         try:
@@ -289,15 +302,17 @@ class BaseBackprop(PersistenceMixin, BaseEstimator, metaclass=ABCMeta):
                 self._validate_params()
             if before is not None:
                 before(self)
-            return self._fit_unsafe(X, y, sample_weight, incremental)
+            return self._fit_unsafe(X, y, sample_weight, incremental, validation)
         except BaseException:
             self.__dict__.clear()
             self.__dict__.update(saved)
             raise
 
-    def _fit_unsafe(self, X, y, sample_weight, incremental):
+    def _fit_unsafe(self, X, y, sample_weight, incremental, validation=None):
         hidden = check_sizes(self.hidden_layer_sizes, "hidden_layer_sizes", 0)
         settings = self._settings(incremental)
+        if validation is not None and not check_request(self, *validation):
+            validation = None
         first_pass = not hasattr(self, "coefs_") or (
             not self.warm_start and not incremental
         )
@@ -316,6 +331,7 @@ class BaseBackprop(PersistenceMixin, BaseEstimator, metaclass=ABCMeta):
                     "Set warm_start=False to start afresh."
                 )
 
+        bounds = monotonic_bounds(self, net, settings.solver)
         rng = check_random_state(self.random_state)
         if first_pass:
             theta = init_params(sizes, self.activation, rng, dtype)
@@ -324,10 +340,13 @@ class BaseBackprop(PersistenceMixin, BaseEstimator, metaclass=ABCMeta):
                 [c.astype(dtype, copy=False) for c in self.coefs_],
                 [b.astype(dtype, copy=False) for b in self.intercepts_],
             )
+        if bounds is not None:
+            settings = replace(settings, bounds=bounds)
+            theta = reflect(theta, bounds)
 
         score = None
         if self.early_stopping and not incremental:
-            objective, score = data.validation(self, objective, y, rng)
+            objective, score = data.validation(self, objective, y, rng, validation)
 
         # n_iter_ and max_iter are per call, as in scikit-learn (its #24764);
         # a continued descent extends the loss curve and keeps the schedule's

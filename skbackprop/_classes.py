@@ -18,7 +18,7 @@ from sklearn.utils.multiclass import (
 from sklearn.utils.validation import column_or_1d, validate_data
 
 from skbackprop._base import BaseBackprop, gd_only
-from skbackprop._docstrings import CLASSIFIER, REGRESSOR
+from skbackprop._docstrings import CLASSIFIER, CLASSIFIER_FIT, REGRESSOR, REGRESSOR_FIT
 
 
 # -- module-level transforms (Dask applies them to each block) ---------------------
@@ -97,6 +97,8 @@ class BackpropClassifier(ClassifierMixin, BaseBackprop):
         callback=None,
         chunk_size=None,
         class_weight=None,
+        scoring=None,
+        monotonic_cst=None,
     ):
         super().__init__(
             hidden_layer_sizes=hidden_layer_sizes,
@@ -123,6 +125,8 @@ class BackpropClassifier(ClassifierMixin, BaseBackprop):
             curvature=curvature,
             callback=callback,
             chunk_size=chunk_size,
+            scoring=scoring,
+            monotonic_cst=monotonic_cst,
         )
         self.class_weight = class_weight
 
@@ -204,25 +208,20 @@ class BackpropClassifier(ClassifierMixin, BaseBackprop):
 
     # -- public API ----------------------------------------------------------------
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, sample_weight=None):
-        """Fit the network to data.
+    def fit(
+        self,
+        X,
+        y,
+        sample_weight=None,
+        *,
+        X_val=None,
+        y_val=None,
+        sample_weight_val=None,
+    ):
+        validation = (X_val, y_val, sample_weight_val)
+        return self._fit(X, y, sample_weight, validation=validation)
 
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Training data.  float32 data are trained in float32.
-        y : array-like of shape (n_samples,) or (n_samples, n_labels)
-            Class labels, or a label-indicator matrix for multilabel.
-        sample_weight : array-like of shape (n_samples,), default=None
-            Non-negative weights of the samples, multiplied by the class
-            weights; at least one must be positive.
-
-        Returns
-        -------
-        self : BackpropClassifier
-            The fitted estimator.
-        """
-        return self._fit(X, y, sample_weight=sample_weight, incremental=False)
+    fit.__doc__ = CLASSIFIER_FIT
 
     @gd_only
     @_fit_context(prefer_skip_nested_validation=True)
@@ -361,6 +360,8 @@ class BackpropRegressor(RegressorMixin, BaseBackprop):
         callback=None,
         chunk_size=None,
         loss="squared_error",
+        scoring=None,
+        monotonic_cst=None,
     ):
         super().__init__(
             hidden_layer_sizes=hidden_layer_sizes,
@@ -387,6 +388,8 @@ class BackpropRegressor(RegressorMixin, BaseBackprop):
             curvature=curvature,
             callback=callback,
             chunk_size=chunk_size,
+            scoring=scoring,
+            monotonic_cst=monotonic_cst,
         )
         self.loss = loss
 
@@ -426,24 +429,20 @@ class BackpropRegressor(RegressorMixin, BaseBackprop):
         return r2_score(y, y_pred, sample_weight=sample_weight)
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, sample_weight=None):
-        """Fit the network to data.
+    def fit(
+        self,
+        X,
+        y,
+        sample_weight=None,
+        *,
+        X_val=None,
+        y_val=None,
+        sample_weight_val=None,
+    ):
+        validation = (X_val, y_val, sample_weight_val)
+        return self._fit(X, y, sample_weight, validation=validation)
 
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Training data.  float32 data are trained in float32.
-        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
-            Targets (non-negative for ``loss="poisson"``).
-        sample_weight : array-like of shape (n_samples,), default=None
-            Non-negative sample weights; at least one must be positive.
-
-        Returns
-        -------
-        self : BackpropRegressor
-            The fitted estimator.
-        """
-        return self._fit(X, y, sample_weight=sample_weight, incremental=False)
+    fit.__doc__ = REGRESSOR_FIT
 
     @gd_only
     @_fit_context(prefer_skip_nested_validation=True)

@@ -113,9 +113,10 @@ def _unsupported(est, n_samples):
     """Settings that need the data on the client: refuse them clearly."""
     if est.early_stopping:
         raise ValueError(
-            "early_stopping=True is not supported for Dask input: the validation "
-            "split would shuffle the data across the cluster. Hold out a "
-            "validation set yourself (e.g. dask_ml.model_selection."
+            "early_stopping=True (with validation_fraction or with X_val) is not "
+            "supported for Dask input: the validation split would shuffle the "
+            "data across the cluster, and a validation set is scored in memory. "
+            "Hold out a validation set yourself (e.g. dask_ml.model_selection."
             "train_test_split) and use callback to score it."
         )
     if (

@@ -13,6 +13,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils.validation import _check_sample_weight, validate_data
 
 from skbackprop._training.objective import InMemoryObjective
+from skbackprop._validation import score_function, validation_set
 
 
 def backend(X):
@@ -42,13 +43,19 @@ class InMemory:
         net = est._network((X.shape[1], *hidden, Y.shape[1]), X.dtype)
         return InMemoryObjective(net, X, Y, sample_weight, est.alpha), y
 
-    def validation(self, est, objective, y, rng):
-        """Hold out ``validation_fraction`` of the rows for early stopping.
+    def validation(self, est, objective, y, rng, chosen=None):
+        """The training objective and validation score of early stopping.
 
-        Returns the training objective on the other rows and the score of
-        parameters on the held-out ones, ``score(theta)``.
+        ``chosen``, ``(X_val, y_val, sample_weight_val)`` given to ``fit``,
+        scores those rows and trains on all of ``objective``'s; None holds
+        out ``validation_fraction`` of the rows instead.  Returns the
+        training objective and the score of parameters on the validation
+        rows, ``score(theta)`` (see :func:`skbackprop._validation.score_function`).
         """
         o = objective
+        if chosen is not None:
+            rows = validation_set(est, o.net, y, *chosen, check_weights=_check_weights)
+            return o, score_function(est, o.net, *rows)
         arrays = [o.X, o.Y, y]
         if o.sample_weight is not None:
             arrays.append(o.sample_weight)
@@ -65,7 +72,7 @@ class InMemory:
                 f"{est.validation_fraction} of {o.n_samples} samples ({exc}). "
                 "Use more data or a larger validation_fraction."
             ) from exc
-        X_train, X_val, Y_train, _, _, y_val = split[:6]
+        X_train, X_val, Y_train, Y_val, _, y_val = split[:6]
         sw_train, sw_val = split[6:8] if o.sample_weight is not None else (None, None)
         if X_val.shape[0] < 2:
             raise ValueError(
@@ -74,13 +81,7 @@ class InMemory:
                 "larger fraction."
             )
         train = InMemoryObjective(o.net, X_train, Y_train, sw_train, o.alpha)
-        transform, args = est._output_transform("predict")
-
-        def score(theta):
-            y_pred = transform(o.net.forward(theta, X_val), *args)
-            return float(est._score_predictions(y_val, y_pred, sw_val))
-
-        return train, score
+        return train, score_function(est, o.net, X_val, Y_val, y_val, sw_val)
 
     def predictor(self, est, X):
         return _InMemoryPredictor(est, X)

@@ -5,8 +5,24 @@ PARAMETERS = """\
         The sizes of the hidden layers: ``(100,)`` is one hidden layer of 100
         units, ``()`` none (a generalized linear model).
 
-    activation : {{"relu", "tanh", "logistic", "identity"}}, default="relu"
-        Hidden activation ``g``.
+    activation : str or list of str, default="relu"
+        Hidden activation ``g``: one name for every hidden layer, or a list
+        with one name per hidden layer (from the input side).  The names:
+
+        - ``"relu"``: ``max(0, z)``; ``"tanh"``; ``"logistic"``:
+          ``1 / (1 + e^{{-z}})``; ``"identity"``: ``z``;
+        - ``"leaky_relu"``: ``z`` for ``z > 0``, ``0.01 z`` otherwise (the
+          fixed slope is PyTorch's default ``negative_slope``);
+        - ``"softplus"``: ``log(1 + e^z)``;
+        - ``"elu"``: ``z`` for ``z > 0``, ``e^z - 1`` otherwise (``alpha=1``);
+        - ``"gelu"``: ``z Phi(z)``, ``Phi`` the standard normal CDF (exact,
+          not the tanh approximation; Hendrycks & Gimpel 2016);
+        - ``"silu"``: ``z / (1 + e^{{-z}})`` (swish).
+
+        The initial weights of each layer use scikit-learn's Glorot factor
+        of the activation it feeds (2 for logistic, 6 otherwise; the output
+        layer that of the last hidden layer).  ``"gelu"`` and ``"silu"`` are
+        not monotone and cannot be combined with ``monotonic_cst``.
 
     solver : str or callable, default="L-BFGS-B"
         How ``J`` is minimized with the batch gradient ``D``:
@@ -76,12 +92,18 @@ PARAMETERS = """\
 
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the data{stratified}, score it
-        after every iteration of any solver, stop after ``n_iter_no_change``
-        iterations without improvement and keep the best parameters.
+        after every iteration of any solver (see ``scoring``), stop after
+        ``n_iter_no_change`` iterations without improvement and keep the
+        best parameters.  With ``X_val`` and ``y_val`` passed to ``fit``,
+        those rows are scored instead and all of ``X`` trains; passing them
+        requires ``early_stopping=True`` (as with
+        :class:`~sklearn.ensemble.HistGradientBoostingClassifier`'s
+        ``early_stopping=True``).
         ``partial_fit`` does not support it.
 
     validation_fraction : float, default=0.1
-        Proportion of the data held out for early stopping.
+        Proportion of the data held out for early stopping; unused when
+        ``fit`` receives ``X_val``.
 
     shuffle : bool, default=True
         Shuffle the rows every epoch of mini-batch gradient descent.
@@ -122,6 +144,43 @@ PARAMETERS = """\
         cache-friendly size.
 """
 
+# After each estimator's own last parameter (class_weight, loss).
+PARAMETERS_END = """
+    scoring : str, callable or None, default=None
+        The validation score of early stopping (higher is better), computed
+        on the validation rows after every iteration:
+
+        - None: the estimator's :meth:`score` ({score}), weighted by the
+          sample weights;
+        - ``"loss"``: minus the mean loss of the validation rows, weighted
+          as training weights them: the data term of the cost ``J``
+          ({loss}), without the ``alpha`` penalty;
+        - a scorer name such as ``"neg_log_loss"`` or ``"roc_auc"`` (see
+          :ref:`sklearn:scoring_string_names`), or a callable
+          ``scorer(estimator, X, y)``.
+
+        Only used with ``early_stopping=True``.
+
+    monotonic_cst : array-like of int of shape (n_features,) or dict, \
+            default=None
+        Monotonic constraint per feature: ``1`` nondecreasing, ``-1``
+        nonincreasing, ``0`` none; or a dict ``{{feature_name: constraint}}``
+        for ``X`` with column names (unlisted features: ``0``), as in
+        :class:`~sklearn.ensemble.HistGradientBoostingRegressor`.
+        {monotone}
+        is then nondecreasing in each feature constrained ``1`` and
+        nonincreasing in each constrained ``-1``, whatever the other
+        features: the first-layer weights of a constrained feature carry its
+        sign, all later weights are non-negative, and the hidden
+        activations must be monotone (not ``"gelu"`` or ``"silu"``).
+        Enforced as bounds by ``"L-BFGS-B"``, ``"TNC"``, ``"SLSQP"`` and
+        ``"trust-constr"``, and by projection by ``"gd"``; other solvers
+        are refused.{multiclass}  With a convex activation (``"relu"``,
+        ``"leaky_relu"``, ``"elu"``, ``"softplus"``) the constrained network
+        is a convex function of the inputs; ``"tanh"`` and ``"logistic"``
+        have no such limit (see :ref:`extensions`).
+"""
+
 ATTRIBUTES = """\
     loss_ : float
         The cost ``J`` at the final parameters (the last epoch's average for
@@ -136,7 +195,8 @@ ATTRIBUTES = """\
         ``partial_fit`` of ``solver="gd"``.
 
     validation_scores_ : list of float or None
-        The validation score after every iteration, with early stopping.
+        The validation score (see ``scoring``; minus the loss for
+        ``scoring="loss"``) after every iteration, with early stopping.
 
     best_validation_score_ : float or None
         The best validation score, with early stopping.
@@ -199,7 +259,20 @@ CLASSIFIER = (
         ``n_samples / (n_classes * np.bincount(y))``, or None for equal
         weights.  For multilabel targets, a list of such dicts (one per
         label) or ``"balanced"``.
-
+"""
+    + PARAMETERS_END.format(
+        score="accuracy",
+        loss="the log-loss",
+        monotone=(
+            "The predicted probability of ``classes_[1]`` (of each label, for"
+            "\n        multilabel targets)"
+        ),
+        multiclass=(
+            "\n        Binary and multilabel targets only: a softmax is not"
+            "\n        monotone in its inputs."
+        ),
+    )
+    + """
     Attributes
     ----------
     classes_ : ndarray or list of ndarray
@@ -251,7 +324,14 @@ REGRESSOR = (
         ``"squared_error"``: ``1/2 ||a - y||^2`` with an identity output.
         ``"poisson"``: half the Poisson deviance with an exponential output,
         for non-negative targets such as counts.
-
+"""
+    + PARAMETERS_END.format(
+        score="R^2",
+        loss="half the squared error, or half the Poisson deviance",
+        monotone="The prediction (each output's)",
+        multiclass="",
+    )
+    + """
     Attributes
     ----------
 """
@@ -275,4 +355,50 @@ REGRESSOR = (
     >>> reg.score(X, y) > 0.95
     True
     """
+)
+
+
+_FIT = """Fit the network to data.
+
+        Parameters
+        ----------
+        X : {{array-like, sparse matrix}} of shape (n_samples, n_features)
+            Training data.  float32 data are trained in float32.
+        y : array-like of shape (n_samples,) or (n_samples, {columns})
+            {y}
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights of the samples{class_weights}; at least one
+            must be positive.
+        X_val : {{array-like, sparse matrix}} of shape (n_val, n_features), \
+                default=None
+            Validation rows of early stopping (requires ``early_stopping=True``):
+            scored after every iteration (see ``scoring``) instead of a
+            ``validation_fraction`` of ``X``, so that all of ``X`` trains.  In
+            a :class:`~sklearn.pipeline.Pipeline`, request it with
+            ``set_fit_request(X_val=True, y_val=True)`` (metadata routing)
+            and transform it like ``X`` with
+            ``Pipeline(..., transform_input=["X_val"])``.
+        y_val : array-like of shape (n_val,) or (n_val, {columns}), default=None
+            The targets of ``X_val``, as ``y``.
+        sample_weight_val : array-like of shape (n_val,), default=None
+            Weights of the validation rows{class_weights}.
+
+        Returns
+        -------
+        self : {name}
+            The fitted estimator.
+        """
+
+CLASSIFIER_FIT = _FIT.format(
+    name="BackpropClassifier",
+    columns="n_labels",
+    y="Class labels, or a label-indicator matrix for multilabel.",
+    class_weights=", multiplied by the class weights",
+)
+
+REGRESSOR_FIT = _FIT.format(
+    name="BackpropRegressor",
+    columns="n_outputs",
+    y='Targets (non-negative for ``loss="poisson"``).',
+    class_weights="",
 )

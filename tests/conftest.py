@@ -8,6 +8,7 @@ import scipy.sparse as sp
 from threadpoolctl import threadpool_limits
 
 from skbackprop import init_params, unpack_params
+from skbackprop._engine.activations import HIDDEN_ACTIVATIONS, check_activations
 
 # Under pytest-xdist every worker is a process of its own: one BLAS thread each
 # keeps the workers from oversubscribing the cores (the tests' matrices are small).
@@ -42,24 +43,32 @@ def make_problem():
     return _make_problem
 
 
-def _relu_margin(theta, X, sizes):
-    """Smallest ``|z|`` over the hidden pre-activations of a ReLU network."""
+# Activations with a kink at z = 0: in g' (ReLU, leaky ReLU) or in g'' (ELU).
+KINKED = {"relu", "leaky_relu", "elu"}
+
+
+def _kink_margin(theta, X, sizes, activation):
+    """Smallest ``|z|`` over the pre-activations of the hidden layers whose
+    activation (a name, or one per hidden layer) is kinked at 0; inf if none."""
+    names = check_activations(activation, len(sizes) - 2)
     coefs, intercepts = unpack_params(theta, sizes)
     A = X.toarray() if sp.issparse(X) else np.asarray(X)
     margin = np.inf
-    for W, b in zip(coefs[:-1], intercepts[:-1], strict=True):
+    for W, b, name in zip(coefs[:-1], intercepts[:-1], names, strict=True):
         Z = A @ W + b
-        margin = min(margin, np.abs(Z).min())
-        A = np.maximum(Z, 0)
+        if name in KINKED:
+            margin = min(margin, float(np.abs(Z).min()))
+        A = HIDDEN_ACTIVATIONS[name].forward(Z)
     return margin
 
 
 def _make_theta(X, sizes, activation, seed=0, margin=1e-3):
-    """Glorot weights plus random biases (none zero), away from ReLU's kinks.
+    """Glorot weights plus random biases (none zero), away from the kinks.
 
-    For ReLU, seeds are tried from ``seed`` on until every hidden
-    pre-activation on ``X`` is at least ``margin`` away from 0, so that finite
-    differences never step across a kink.
+    With kinked activations (ReLU, leaky ReLU, ELU), seeds are tried from
+    ``seed`` on until every such hidden pre-activation on ``X`` is at least
+    ``margin`` away from 0, so that finite differences never step across a
+    kink.
     """
     for s in range(seed, seed + 100):
         theta = init_params(sizes, activation, random_state=s)
@@ -67,7 +76,7 @@ def _make_theta(X, sizes, activation, seed=0, margin=1e-3):
         rng = np.random.default_rng(s)
         for b in intercepts:
             b += rng.uniform(-0.5, 0.5, b.shape)
-        if activation != "relu" or _relu_margin(theta, X, sizes) > margin:
+        if _kink_margin(theta, X, sizes, activation) > margin:
             return theta
     raise RuntimeError("No kink-free parameters found.")  # pragma: no cover
 
@@ -76,3 +85,10 @@ def _make_theta(X, sizes, activation, seed=0, margin=1e-3):
 def make_theta():
     """Factory ``make_theta(X, sizes, activation, seed=0) -> theta``."""
     return _make_theta
+
+
+@pytest.fixture(scope="session")
+def kink_margin():
+    """``kink_margin(theta, X, sizes, activation)``: the smallest ``|z|`` of a
+    kinked hidden layer's pre-activations (inf without such layers)."""
+    return _kink_margin

@@ -39,6 +39,14 @@ def _instances():
             solver="gd", batch_size=16, momentum=0.9, max_iter=50, **small
         ),
         BackpropRegressor(loss="poisson", max_iter=100, **small),
+        # Z-keeping and invertible activations, one per hidden layer.
+        BackpropClassifier(
+            hidden_layer_sizes=(8, 4),
+            activation=["gelu", "elu"],
+            max_iter=50,
+            random_state=0,
+        ),
+        BackpropRegressor(activation="silu", max_iter=100, **small),
     ]
 
 

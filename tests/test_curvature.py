@@ -20,6 +20,9 @@ from skbackprop._engine.curvature import network_hessp
 from skbackprop._engine.network import Network
 
 ACTIVATIONS = ["identity", "logistic", "tanh", "relu"]
+NEW_ACTIVATIONS = ["leaky_relu", "softplus", "elu", "gelu", "silu"]
+# One activation per hidden layer: Z-keeping GELU/SiLU next to invertible ones.
+MIXED = [("gelu", "softplus"), ("elu", "silu")]
 LOSSES = ["log_loss", "binary_log_loss", "squared_error", "poisson"]
 
 
@@ -86,6 +89,26 @@ def test_hessian_vector_product_finite_differences(
     assert _rel(H, H_fd) <= 1e-6
 
 
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
+@pytest.mark.parametrize("activation", NEW_ACTIVATIONS + MIXED)
+@pytest.mark.parametrize("loss", LOSSES)
+def test_new_activations_hessian_vector_product(
+    make_problem, make_theta, loss, activation, sparse
+):
+    # g'' enters H v: the exact product against finite differences of D, and
+    # the explicit Hessian symmetric.  Weighted and penalized.
+    X, Y, sizes, theta = _setup(
+        make_problem, make_theta, loss, activation, sparse=sparse
+    )
+    args = (X, Y, sizes, activation, loss, 0.7, _weights(X.shape[0], True))
+    v = _unit_vector(theta.size)
+    Hv = hessian_vector_product(theta, v, *args)
+    assert _rel(Hv, _fd_grad_along(theta, v, args)) <= 1e-6
+    H = _columns(hessian_vector_product, theta, args)
+    np.testing.assert_allclose(H, H.T, rtol=0, atol=1e-10 * np.abs(H).max())
+    np.testing.assert_allclose(H @ v, Hv, rtol=0, atol=1e-12 * np.abs(H).max())
+
+
 def test_hessian_vector_product_is_not_the_gauss_newton_product(
     make_problem, make_theta
 ):
@@ -136,7 +159,7 @@ def _gauss_newton_reference(theta, v, X, Y, sizes, activation, loss, alpha, sw):
 
 @pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
 @pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
-@pytest.mark.parametrize("activation", ACTIVATIONS)
+@pytest.mark.parametrize("activation", ACTIVATIONS + NEW_ACTIVATIONS + MIXED)
 @pytest.mark.parametrize("loss", LOSSES)
 def test_gauss_newton_vector_product(
     make_problem, make_theta, loss, activation, weighted, sparse
@@ -236,7 +259,9 @@ def test_bad_arguments(make_problem):
         with pytest.raises(ValueError, match="do not match"):
             product(theta, theta, X[:, :-1], Y, sizes)
         with pytest.raises(ValueError, match="activation must be one of"):
-            product(theta, theta, X, Y, sizes, activation="elu")
+            product(theta, theta, X, Y, sizes, activation="swish")
+        with pytest.raises(ValueError, match="activation has 2 name"):
+            product(theta, theta, X, Y, sizes, activation=("elu", "gelu"))
         with pytest.raises(ValueError, match="chunk_size must be"):
             product(theta, theta, X, Y, sizes, chunk_size=0)
     net = Network(sizes, "tanh", "log_loss")

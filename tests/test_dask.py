@@ -98,6 +98,25 @@ def test_fit_matches_in_memory(client, Estimator, kind, solver, curvature):
     _assert_same_fit(memory, dask_fit)
 
 
+def test_monotonic_fit_matches_in_memory(client):
+    # The bounds live in the training settings: the same for any objective.
+    X, y, sw = _problem(kind="binary")
+    params = dict(
+        hidden_layer_sizes=(5,),
+        activation=["softplus"],
+        monotonic_cst=[1, -1, 0, 0],
+        max_iter=6,
+        tol=0.0,
+        random_state=0,
+    )
+    memory = BackpropClassifier(**params).fit(X, y, sample_weight=sw)
+    dask_fit = BackpropClassifier(**params).fit(
+        _chunked(X, UNEVEN), _chunked(y, 50), sample_weight=_chunked(sw, 30)
+    )
+    _assert_same_fit(memory, dask_fit)
+    assert (dask_fit.coefs_[0][0] >= 0).all() and (dask_fit.coefs_[1] >= 0).all()
+
+
 def test_cost_grad_and_hessp_match_in_memory(client):
     from skbackprop._data import backend
 
@@ -213,6 +232,8 @@ def test_unsupported_settings_raise(client):
     Xd, yd = _chunked(X, 50), _chunked(y, 50)
     with pytest.raises(ValueError, match="early_stopping"):
         BackpropClassifier(early_stopping=True).fit(Xd, yd)
+    with pytest.raises(ValueError, match="with X_val.* not supported for Dask"):
+        BackpropClassifier(early_stopping=True).fit(Xd, yd, X_val=X, y_val=y)
     with pytest.raises(ValueError, match="batch_size"):
         BackpropClassifier(solver="gd", batch_size=32).fit(Xd, yd)
 

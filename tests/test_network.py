@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 from scipy.optimize import minimize
-from scipy.special import expit
+from scipy.special import erf, expit
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPClassifier
 
@@ -21,6 +21,7 @@ from skbackprop import (
 )
 
 ACTIVATIONS = ["identity", "logistic", "tanh", "relu"]
+NEW_ACTIVATIONS = ["leaky_relu", "softplus", "elu", "gelu", "silu"]
 LOSSES = ["log_loss", "binary_log_loss", "squared_error", "poisson"]
 HIDDEN = [(), (4,), (3, 4), (4, 3, 3)]  # depth 0 to 3
 # The hidden activation is moot without a hidden layer: check depth 0 once.
@@ -66,6 +67,29 @@ def test_cost_grad_finite_differences(
     assert check_gradient(cost_grad, theta, args) <= 1e-7
 
 
+# The newer activations, one per hidden layer among the classic ones, and
+# GELU/SiLU (which keep Z) next to invertible ones: weighted, penalized.
+MIXED = [("gelu", "tanh"), ("relu", "silu"), ("softplus", "elu", "leaky_relu")]
+NEW_CASES = [(a, h) for a in NEW_ACTIVATIONS for h in [(4,), (4, 3, 3)]] + [
+    (a, (4, 3, 3)[: len(a)]) for a in MIXED
+]
+
+
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
+@pytest.mark.parametrize(
+    "activation, hidden", NEW_CASES, ids=[f"{a}-depth{len(h)}" for a, h in NEW_CASES]
+)
+@pytest.mark.parametrize("loss", LOSSES)
+def test_new_activations_finite_differences(
+    make_theta, make_problem, loss, activation, hidden, sparse
+):
+    X, Y = make_problem(loss, n_samples=20, n_features=3, sparse=sparse)
+    sizes = _sizes(X, Y, hidden)
+    theta = make_theta(X, sizes, activation)
+    args = (X, Y, sizes, activation, loss, 1.5, _weights(X.shape[0]))
+    assert check_gradient(cost_grad, theta, args) <= 1e-7
+
+
 # -- seed 001, literally -------------------------------------------------------
 
 _G = {
@@ -73,6 +97,24 @@ _G = {
     "logistic": (expit, lambda z: expit(z) * (1 - expit(z))),
     "tanh": (np.tanh, lambda z: 1 - np.tanh(z) ** 2),
     "relu": (lambda z: np.maximum(z, 0), lambda z: (z > 0).astype(float)),
+    # Written out from their definitions, independently of the engine, in
+    # forms that neither overflow nor lose the tails at large |z|.
+    "leaky_relu": (
+        lambda z: np.where(z > 0, z, 0.01 * z),
+        lambda z: np.where(z > 0, 1.0, 0.01),
+    ),
+    "softplus": (lambda z: np.maximum(z, 0) + np.log1p(np.exp(-np.abs(z))), expit),
+    "elu": (
+        lambda z: np.where(z > 0, z, np.expm1(np.minimum(z, 0))),
+        lambda z: np.where(z > 0, 1.0, np.exp(np.minimum(z, 0))),
+    ),
+    "gelu": (
+        lambda z: z * (1 + erf(z / np.sqrt(2))) / 2,
+        lambda z: (
+            (1 + erf(z / np.sqrt(2))) / 2 + z * np.exp(-z * z / 2) / np.sqrt(2 * np.pi)
+        ),
+    ),
+    "silu": (lambda z: z * expit(z), lambda z: expit(z) * (1 + z * expit(-z))),
 }
 
 
@@ -107,7 +149,8 @@ def seed001_cost_grad(theta, X, Y, sizes, activation, loss, lam, s=None):
     coefs, intercepts = unpack_params(theta, sizes)
     Theta = [np.column_stack([b, W.T]) for W, b in zip(coefs, intercepts, strict=True)]
     L = len(Theta)
-    g, g_prime = _G[activation]
+    # One name for all hidden layers, or one per hidden layer.
+    names = [activation] * (L - 1) if isinstance(activation, str) else activation
     out, row_loss = _OUT[loss]
     m = X.shape[0]
     s = np.ones(m) if s is None else s
@@ -117,12 +160,12 @@ def seed001_cost_grad(theta, X, Y, sizes, activation, loss, lam, s=None):
         a, z = [X[t]], [None]
         for l in range(L):
             z.append(Theta[l] @ np.concatenate(([1.0], a[l])))
-            a.append(g(z[l + 1]) if l < L - 1 else out(z[l + 1]))
+            a.append(_G[names[l]][0](z[l + 1]) if l < L - 1 else out(z[l + 1]))
         J += s[t] * row_loss(a[L], Y[t])
         d = [None] * (L + 1)
         d[L] = a[L] - Y[t]
         for l in range(L - 1, 0, -1):
-            d[l] = (Theta[l].T @ d[l + 1])[1:] * g_prime(z[l])
+            d[l] = (Theta[l].T @ d[l + 1])[1:] * _G[names[l - 1]][1](z[l])
         for l in range(L):
             Delta[l] += s[t] * np.outer(d[l + 1], np.concatenate(([1.0], a[l])))
     S = s.sum()
@@ -135,9 +178,18 @@ def seed001_cost_grad(theta, X, Y, sizes, activation, loss, lam, s=None):
     return J, pack_params([Dl[:, 1:].T for Dl in D], [Dl[:, 0] for Dl in D])
 
 
+# The hidden activation is moot without hidden layers: the new ones at depth 2.
+SEED_CASES = (
+    [(a, h) for a in ACTIVATIONS for h in [(), (4, 3)]]
+    + [(a, (4, 3)) for a in NEW_ACTIVATIONS]
+    + [(("gelu", "elu"), (4, 3)), (("relu", "silu"), (4, 3))]
+)
+
+
 @pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
-@pytest.mark.parametrize("hidden", [(), (4, 3)], ids=["depth0", "depth2"])
-@pytest.mark.parametrize("activation", ACTIVATIONS)
+@pytest.mark.parametrize(
+    "activation, hidden", SEED_CASES, ids=[f"{a}-depth{len(h)}" for a, h in SEED_CASES]
+)
 @pytest.mark.parametrize("loss", LOSSES)
 def test_cost_grad_equals_seed001(
     make_theta, make_problem, loss, activation, hidden, weighted
@@ -165,16 +217,19 @@ def test_seed001_reference_detects_a_wrong_gradient(make_theta, make_problem):
 # -- invariances ---------------------------------------------------------------
 
 
+# ("gelu", "silu"): both layers keep Z(l) in buffers of their own, per block.
+@pytest.mark.parametrize("activation", ["tanh", ("gelu", "silu")])
 @pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
 @pytest.mark.parametrize("loss", LOSSES)
-def test_chunked_equals_unchunked(make_theta, make_problem, loss, sparse):
+def test_chunked_equals_unchunked(make_theta, make_problem, loss, sparse, activation):
     X, Y = make_problem(loss, n_samples=30, sparse=sparse)
     sizes = _sizes(X, Y, (5, 3))
     sw = _weights(X.shape[0])
-    theta = make_theta(X, sizes, "tanh")
-    J, D = cost_grad(theta, X, Y, sizes, "tanh", loss, 0.3, sw, chunk_size=None)
+    theta = make_theta(X, sizes, activation)
+    args = (X, Y, sizes, activation, loss, 0.3, sw)
+    J, D = cost_grad(theta, *args, chunk_size=None)
     for chunk_size in (1, 7, 30, 64):
-        J_c, D_c = cost_grad(theta, X, Y, sizes, "tanh", loss, 0.3, sw, chunk_size)
+        J_c, D_c = cost_grad(theta, *args, chunk_size)
         assert J_c == pytest.approx(J, rel=1e-12)
         assert _rel(D_c, D) <= 1e-12
 
@@ -202,6 +257,71 @@ def test_float32(make_theta, make_problem, loss):
     # float32 data with float64 parameters (as SciPy passes them) stays float32.
     _, D = cost_grad(theta.astype(np.float64), X32, Y32, sizes, "tanh", loss, 0.1)
     assert D.dtype == np.float32
+
+
+@pytest.mark.parametrize("activation", NEW_ACTIVATIONS)
+def test_new_activations_float32(make_theta, make_problem, activation):
+    X, Y = make_problem("log_loss", n_samples=30)
+    sizes = _sizes(X, Y, (5, 4))
+    theta = make_theta(X, sizes, activation).astype(np.float32)
+    X32, Y32 = X.astype(np.float32), Y.astype(np.float32)
+    J32, D32 = cost_grad(theta, X32, Y32, sizes, activation, "log_loss", 0.1)
+    J64, D64 = cost_grad(
+        theta.astype(np.float64),
+        X32.astype(np.float64),
+        Y,
+        sizes,
+        activation,
+        "log_loss",
+        0.1,
+    )
+    assert D32.dtype == np.float32
+    assert J32 == pytest.approx(J64, rel=1e-5)
+    np.testing.assert_allclose(D32, D64, rtol=1e-4, atol=1e-5 * np.abs(D64).max())
+
+
+def test_one_name_equals_the_same_name_per_layer(make_theta, make_problem):
+    X, Y = make_problem("log_loss")
+    sizes = _sizes(X, Y, (4, 3))
+    for name in ["tanh", "gelu"]:
+        theta = make_theta(X, sizes, name)
+        J, D = cost_grad(theta, X, Y, sizes, name, "log_loss", 0.2)
+        J_l, D_l = cost_grad(theta, X, Y, sizes, [name, name], "log_loss", 0.2)
+        assert J_l == J
+        np.testing.assert_array_equal(D_l, D)
+        np.testing.assert_array_equal(
+            init_params(sizes, [name, name], random_state=0),
+            init_params(sizes, name, random_state=0),
+        )
+
+
+def test_new_activations_at_extreme_inputs():
+    # Pre-activations of +-1e3 and tiny ones: finite values and derivatives,
+    # without warnings, equal to the limits g(z) -> z or 0 and g' -> 1 or 0.
+    z = np.array([[-1e3, -40.0, -1e-12, 0.0, 1e-12, 40.0, 1e3]])
+    sizes = (7, 7, 1)
+    W = np.eye(7).ravel()
+    theta = np.concatenate([W, np.ones(7), np.zeros(7), [0.0]])  # A(2) = sum g(z)
+    for name in NEW_ACTIVATIONS:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            J, D = cost_grad(theta, z, [[0.0]], sizes, name, "squared_error")
+        # The hidden layer's output through an identity output layer.
+        identity = np.concatenate([W, W, np.zeros(14)])
+        g_of_z = predict_network(identity, z, (7, 7, 7), name, "squared_error")
+        ref, ref_prime = _G[name][0](z).ravel(), _G[name][1](z).ravel()
+        np.testing.assert_allclose(g_of_z.ravel(), ref, rtol=1e-12, atol=1e-300)
+        # With the residual r = sum g(z): dJ/dW(2)_k = r g(z_k) and
+        # dJ/dW(1)_kk = r g'(z_k) z_k, to rounding of the largest terms.
+        coefs, _ = unpack_params(D, sizes)
+        r = ref.sum()
+        for got, want in [
+            (coefs[1].ravel(), r * ref),
+            (np.diag(coefs[0]), r * ref_prime * z.ravel()),
+        ]:
+            np.testing.assert_allclose(
+                got, want, rtol=1e-12, atol=1e-14 * np.abs(want).max()
+            )
 
 
 @pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
@@ -332,6 +452,26 @@ def test_init_params_equals_sklearn_initial_weights(activation):
     np.testing.assert_array_equal(theta, pack_params(clf.coefs_, clf.intercepts_))
 
 
+def test_init_params_per_layer_glorot_factor():
+    # Each W(l) takes the factor of the activation it feeds; the output
+    # layer that of the last hidden layer.
+    sizes = (4, 5, 3, 2)
+    rs = np.random.RandomState(7)
+    coefs, intercepts = [], []
+    for (n_in, n_out), factor in zip(
+        zip(sizes[:-1], sizes[1:], strict=True), [2.0, 6.0, 6.0], strict=True
+    ):
+        bound = np.sqrt(factor / (n_in + n_out))
+        coefs.append(rs.uniform(-bound, bound, (n_in, n_out)))
+        intercepts.append(rs.uniform(-bound, bound, n_out))
+    theta = init_params(sizes, ["logistic", "gelu"], random_state=7)
+    np.testing.assert_array_equal(theta, pack_params(coefs, intercepts))
+    with pytest.raises(ValueError, match="activation has 1 name.s. but the network"):
+        init_params(sizes, ["tanh"])
+    with pytest.raises(ValueError, match="activation must be one of"):
+        init_params(sizes, "swish")
+
+
 def test_init_params_glorot():
     sizes = (4, 5, 3)
     rs = np.random.RandomState(7)
@@ -411,7 +551,13 @@ def test_bad_arguments(make_theta, make_problem):
     with pytest.raises(ValueError, match="different numbers of rows"):
         cost_grad(theta, X, Y[:-1], sizes)
     with pytest.raises(ValueError, match="activation must be one of"):
-        cost_grad(theta, X, Y, sizes, activation="softplus")
+        cost_grad(theta, X, Y, sizes, activation="swish")
+    with pytest.raises(ValueError, match="activation must be one of"):
+        cost_grad(theta, X, Y, sizes, activation=["tanh", "swish"][1:])
+    with pytest.raises(ValueError, match="activation has 2 name.s. but the network"):
+        cost_grad(theta, X, Y, sizes, activation=["tanh", "relu"])
+    with pytest.raises(ValueError, match="activation must be a name or a sequence"):
+        cost_grad(theta, X, Y, sizes, activation=3)
     with pytest.raises(ValueError, match="loss must be one of"):
         cost_grad(theta, X, Y, sizes, loss="hinge")
     with pytest.raises(ValueError, match="positive sum"):

@@ -61,17 +61,26 @@ def _spy_workers(monkeypatch):
     return calls
 
 
+# GELU layers keep Z(l): each worker in buffers of its own.
+@pytest.mark.parametrize("activation", ["tanh", "gelu"])
 @pytest.mark.parametrize("loss", ["log_loss", "squared_error"])
 @pytest.mark.parametrize("weighted", [False, True])
 @pytest.mark.parametrize("sparse", [False, True])
 def test_workers_equal_one_thread(
-    two_workers, monkeypatch, make_problem, make_theta, loss, weighted, sparse
+    two_workers,
+    monkeypatch,
+    make_problem,
+    make_theta,
+    loss,
+    weighted,
+    sparse,
+    activation,
 ):
     X, Y = make_problem(loss, n_samples=301, n_features=SIZES[0], sparse=sparse)
     sizes = (SIZES[0], SIZES[1], Y.shape[1])
-    theta = make_theta(X, sizes, "tanh")
+    theta = make_theta(X, sizes, activation)
     sw = np.random.default_rng(1).random(301) if weighted else None
-    args = (theta, X, Y, sizes, "tanh", loss, 0.3, sw)
+    args = (theta, X, Y, sizes, activation, loss, 0.3, sw)
     calls = _spy_workers(monkeypatch)
     J, D = cost_grad(*args, chunk_size=40)
     assert sorted(calls) == [0, 1]  # both workers ran

@@ -9,6 +9,7 @@ ORDER = [
     "plot_multioutput_regression.py",
     "plot_solvers_loss_curves.py",
     "plot_second_order.py",
+    "plot_monotonic.py",
     "plot_gradient_check.py",
     "plot_persistence.py",
     "plot_dask.py",

@@ -19,10 +19,7 @@ and ``R{A(l-1)}' d(l)``, which makes ``G`` positive semi-definite.
 import numpy as np
 
 from skbackprop._engine import threads
-from skbackprop._engine.activations import (
-    HIDDEN_SECOND_DERIVATIVES,
-    OUTPUT_ACTIVATIONS,
-)
+from skbackprop._engine.activations import OUTPUT_ACTIVATIONS
 from skbackprop._engine.losses import LOSSES
 
 CURVATURES = ("exact", "gauss-newton")
@@ -110,12 +107,13 @@ def _block(net, params, V, X, Y, sw, H, exact):
     V_coefs, V_intercepts = V
     H_coefs, H_intercepts = H
     L = len(coefs)
-    second = HIDDEN_SECOND_DERIVATIVES[net.activation]
     loss = LOSSES[net.loss]
-    # The forward cascade, keeping every layer's activations.
+    # The forward cascade, keeping every layer's activations (and the Z(l)
+    # that g' and g'' need).
     rows = X.shape[0]
     acts = [np.empty((rows, n), net.dtype) for n in net.layer_sizes[1:]]
-    Z = net.cascade(coefs, intercepts, X, acts)
+    zs = net.z_buffers(rows)
+    Z = net.cascade(coefs, intercepts, X, acts, zs)
     A_out = OUTPUT_ACTIVATIONS[loss.out_activation](Z)
     acts = [X] + acts[:-1]
     # Its directional derivative R{.} along v.
@@ -125,7 +123,7 @@ def _block(net, params, V, X, Y, sw, H, exact):
         if l > 0:
             RZ += R_acts[l] @ coefs[l]
         if l < L - 1:
-            d1, d2 = second(acts[l + 1])
+            d1, d2 = net.g[l].second(acts[l + 1], zs[l])
             R_acts.append(d1 * RZ)
             g1.append(d1)
             g2.append(d2)

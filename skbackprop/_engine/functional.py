@@ -61,7 +61,7 @@ def cost_grad(
     X: ArrayLike,
     Y: ArrayLike,
     layer_sizes: Sequence[int],
-    activation: str = "relu",
+    activation: str | Sequence[str] = "relu",
     loss: str = "log_loss",
     alpha: float = 0.0,
     sample_weight: ArrayLike | None = None,
@@ -94,8 +94,11 @@ def cost_grad(
         regression losses (non-negative for ``"poisson"``).
     layer_sizes : sequence of int
         ``(n_features, *hidden_layer_sizes, n_outputs)``.
-    activation : {"relu", "tanh", "logistic", "identity"}, default="relu"
-        Hidden activation.
+    activation : str or sequence of str, default="relu"
+        Hidden activation: ``"relu"``, ``"tanh"``, ``"logistic"``,
+        ``"identity"``, ``"leaky_relu"``, ``"softplus"``, ``"elu"``,
+        ``"gelu"`` or ``"silu"`` (see :class:`BackpropClassifier`), or one
+        per hidden layer.
     loss : {"log_loss", "binary_log_loss", "squared_error", "poisson"}, \
             default="log_loss"
         Loss, paired with the output activation softmax, logistic, identity
@@ -145,7 +148,7 @@ def predict_network(
     theta: ArrayLike,
     X: ArrayLike,
     layer_sizes: Sequence[int],
-    activation: str = "relu",
+    activation: str | Sequence[str] = "relu",
     loss: str = "log_loss",
 ) -> NDArray:
     """Output activations ``A(L)`` of a network with flat parameters ``theta``.
@@ -158,8 +161,11 @@ def predict_network(
         Input rows.
     layer_sizes : sequence of int
         ``(n_features, *hidden_layer_sizes, n_outputs)``.
-    activation : {"relu", "tanh", "logistic", "identity"}, default="relu"
-        Hidden activation.
+    activation : str or sequence of str, default="relu"
+        Hidden activation: ``"relu"``, ``"tanh"``, ``"logistic"``,
+        ``"identity"``, ``"leaky_relu"``, ``"softplus"``, ``"elu"``,
+        ``"gelu"`` or ``"silu"`` (see :class:`BackpropClassifier`), or one
+        per hidden layer.
     loss : {"log_loss", "binary_log_loss", "squared_error", "poisson"}, \
             default="log_loss"
         The loss, which fixes the output activation.
@@ -213,7 +219,7 @@ def hessian_vector_product(
     X: ArrayLike,
     Y: ArrayLike,
     layer_sizes: Sequence[int],
-    activation: str = "relu",
+    activation: str | Sequence[str] = "relu",
     loss: str = "log_loss",
     alpha: float = 0.0,
     sample_weight: ArrayLike | None = None,
@@ -239,8 +245,11 @@ def hessian_vector_product(
         Targets in the output's encoding, as in :func:`cost_grad`.
     layer_sizes : sequence of int
         ``(n_features, *hidden_layer_sizes, n_outputs)``.
-    activation : {"relu", "tanh", "logistic", "identity"}, default="relu"
-        Hidden activation.
+    activation : str or sequence of str, default="relu"
+        Hidden activation: ``"relu"``, ``"tanh"``, ``"logistic"``,
+        ``"identity"``, ``"leaky_relu"``, ``"softplus"``, ``"elu"``,
+        ``"gelu"`` or ``"silu"`` (see :class:`BackpropClassifier`), or one
+        per hidden layer.
     loss : {"log_loss", "binary_log_loss", "squared_error", "poisson"}, \
             default="log_loss"
         Loss, which fixes the output activation.
@@ -263,8 +272,9 @@ def hessian_vector_product(
 
     Notes
     -----
-    For ReLU the second derivative is taken as zero (the Hessian of the
-    piecewise-linear network away from its kinks).
+    For ReLU and leaky ReLU the second derivative is taken as zero (the
+    Hessian of the piecewise-linear network away from its kinks), and for
+    ELU as ``e^z`` for ``z <= 0`` and 0 otherwise.
 
     Examples
     --------
@@ -302,7 +312,7 @@ def gauss_newton_vector_product(
     X: ArrayLike,
     Y: ArrayLike,
     layer_sizes: Sequence[int],
-    activation: str = "relu",
+    activation: str | Sequence[str] = "relu",
     loss: str = "log_loss",
     alpha: float = 0.0,
     sample_weight: ArrayLike | None = None,
@@ -329,8 +339,11 @@ def gauss_newton_vector_product(
         Targets in the output's encoding, as in :func:`cost_grad`.
     layer_sizes : sequence of int
         ``(n_features, *hidden_layer_sizes, n_outputs)``.
-    activation : {"relu", "tanh", "logistic", "identity"}, default="relu"
-        Hidden activation.
+    activation : str or sequence of str, default="relu"
+        Hidden activation: ``"relu"``, ``"tanh"``, ``"logistic"``,
+        ``"identity"``, ``"leaky_relu"``, ``"softplus"``, ``"elu"``,
+        ``"gelu"`` or ``"silu"`` (see :class:`BackpropClassifier`), or one
+        per hidden layer.
     loss : {"log_loss", "binary_log_loss", "squared_error", "poisson"}, \
             default="log_loss"
         Loss, which fixes the output activation.

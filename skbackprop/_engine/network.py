@@ -30,8 +30,8 @@ import scipy.sparse as sp
 from skbackprop._engine import threads
 from skbackprop._engine.activations import (
     HIDDEN_ACTIVATIONS,
-    HIDDEN_DERIVATIVES,
     OUTPUT_ACTIVATIONS,
+    check_activations,
 )
 from skbackprop._engine.losses import LOSSES
 from skbackprop._engine.params import Layout
@@ -63,8 +63,9 @@ class Network(Layout):
     ----------
     layer_sizes : sequence of int
         ``(n_features, *hidden_layer_sizes, n_outputs)``.
-    activation : {"identity", "logistic", "tanh", "relu"}, default="relu"
-        Hidden activation ``g``.
+    activation : str or sequence of str, default="relu"
+        Hidden activation ``g``, a key of :data:`HIDDEN_ACTIVATIONS`, or one
+        per hidden layer.
     loss : {"log_loss", "binary_log_loss", "squared_error", "poisson"}
         The loss, which fixes the output activation (softmax, logistic,
         identity, exp).
@@ -84,11 +85,7 @@ class Network(Layout):
         chunk_size=None,
     ):
         super().__init__(layer_sizes)
-        if activation not in HIDDEN_ACTIVATIONS:
-            raise ValueError(
-                f"activation must be one of {sorted(HIDDEN_ACTIVATIONS)}, "
-                f"got {activation!r}."
-            )
+        self.activations = check_activations(activation, len(self.layer_sizes) - 2)
         if loss not in LOSSES:
             raise ValueError(f"loss must be one of {sorted(LOSSES)}, got {loss!r}.")
         if chunk_size is not None and (
@@ -99,7 +96,12 @@ class Network(Layout):
             raise ValueError(
                 f"chunk_size must be a positive integer, got {chunk_size!r}."
             )
-        self.activation = activation
+        # As given: one name, or the tuple of one per hidden layer.
+        self.activation = (
+            activation if isinstance(activation, str) else self.activations
+        )
+        # One Activation per hidden layer (see activations.Activation).
+        self.g = tuple(HIDDEN_ACTIVATIONS[name] for name in self.activations)
         self.loss = loss
         self.out_activation = LOSSES[loss].out_activation
         self.dtype = np.dtype(dtype)
@@ -124,9 +126,19 @@ class Network(Layout):
             dt = self.dtype
             w["A"] = [np.empty((rows, n), dt) for n in self.layer_sizes[1:]]
             w["delta"] = [np.empty((rows, n), dt) for n in self.layer_sizes[1:-1]]
+            w["Z"] = self.z_buffers(rows)
             w["ones"] = np.ones(rows, dt)
             w["rows"] = rows
         return w
+
+    def z_buffers(self, rows):
+        """Buffers for the ``Z(l)`` that the backward pass needs: one per hidden
+        layer whose ``g'`` is not a function of ``A(l)`` (GELU, SiLU), None for
+        the others."""
+        return [
+            np.empty((rows, n), self.dtype) if g.needs_z else None
+            for n, g in zip(self.layer_sizes[1:-1], self.g, strict=True)
+        ]
 
     def __getstate__(self):
         # Buffers are scratch space: never pickled.
@@ -144,27 +156,28 @@ class Network(Layout):
         return theta
 
     # -- forward --------------------------------------------------------------
-    def cascade(self, coefs, intercepts, X, acts):
+    def cascade(self, coefs, intercepts, X, acts, zs=None):
         """The forward cascade over one block of rows, into ``acts``.
 
         ``Z(l) = A(l-1) W(l) + b(l)`` and, for the hidden layers,
         ``A(l) = g(Z(l))`` in place: ``acts[l - 1]`` receives ``A(l)``, and
-        ``acts[L - 1]`` the output's logits ``Z(L)``, which it returns.  The
-        one forward pass of the package: the gradient, the curvature
-        products and prediction all run it.
+        ``acts[L - 1]`` the output's logits ``Z(L)``, which it returns.  Where
+        ``zs`` (from :meth:`z_buffers`) holds a buffer, ``Z(l)`` is kept there
+        for the backward pass.  The one forward pass of the package: the
+        gradient, the curvature products and prediction all run it.
         """
         A = X
         last = len(coefs) - 1
-        hidden = HIDDEN_ACTIVATIONS[self.activation]
-        for l, (W, b, Z) in enumerate(zip(coefs, intercepts, acts, strict=True)):
+        for l, (W, b, A_l) in enumerate(zip(coefs, intercepts, acts, strict=True)):
+            Z = A_l if l == last or zs is None or zs[l] is None else zs[l]
             if l == 0 and sp.issparse(X):
                 np.copyto(Z, X @ W)
             else:
                 np.matmul(A, W, out=Z)
             Z += b
             if l < last:
-                hidden(Z)
-            A = Z
+                self.g[l].forward(Z, A_l)
+            A = A_l
         return A
 
     def forward(self, theta, X, out_activation=True):
@@ -304,7 +317,8 @@ class Network(Layout):
         ones = buffers["ones"][:rows]
         G_coefs, G_intercepts = self.unpack(G)
         acts = [a[:rows] for a in buffers["A"]]
-        delta = self.cascade(coefs, intercepts, X, acts)
+        zs = [None if Z is None else Z[:rows] for Z in buffers["Z"]]
+        delta = self.cascade(coefs, intercepts, X, acts, zs)
 
         # Loss from the logits Z(L); Z(L) becomes the output signal A(L) - Y.
         row_loss = LOSSES[self.loss].loss_signal(delta, Y)
@@ -313,7 +327,6 @@ class Network(Layout):
             delta *= sw[:, None]
 
         # Backward two-step rule, from the output layer down.
-        derivative = HIDDEN_DERIVATIVES[self.activation]
         acts = [X] + acts
         for l in range(len(coefs) - 1, -1, -1):
             A_prev = acts[l]
@@ -327,5 +340,5 @@ class Network(Layout):
                 # d(l-1) = (d(l) W(l)') .* g'(Z(l-1)); A_prev is not needed after.
                 new = buffers["delta"][l - 1][:rows]
                 np.matmul(delta, coefs_T[l], out=new)
-                delta = derivative(A_prev, new)
+                delta = self.g[l - 1].derivative(A_prev, zs[l - 1], new)
         return J

@@ -13,6 +13,8 @@ import numpy as np
 from numpy.typing import ArrayLike, DTypeLike, NDArray
 from sklearn.utils import check_random_state
 
+from skbackprop._engine.activations import check_activations
+
 
 def check_sizes(sizes, name="layer_sizes", min_length=2):
     """``sizes`` as a tuple of positive Python ints, or a clear ``ValueError``.
@@ -195,7 +197,7 @@ def pack_params(
 
 def init_params(
     layer_sizes: Sequence[int],
-    activation: str = "relu",
+    activation: str | Sequence[str] = "relu",
     random_state: int | np.random.RandomState | None = None,
     dtype: DTypeLike = np.float64,
 ) -> NDArray:
@@ -207,12 +209,17 @@ def init_params(
     the same integer ``random_state`` the result equals the initial
     ``coefs_``/``intercepts_`` of :class:`sklearn.neural_network.MLPClassifier`.
 
+    With one activation per hidden layer, ``W(l)`` takes the factor of the
+    activation of the layer it feeds, and the output layer that of the last
+    hidden layer: a single name gives every layer its factor, as
+    scikit-learn does.
+
     Parameters
     ----------
     layer_sizes : sequence of int
         ``(n_features, *hidden_layer_sizes, n_outputs)``.
-    activation : str, default="relu"
-        The hidden activation, which sets ``f``.
+    activation : str or sequence of str, default="relu"
+        The hidden activation, or one per hidden layer, which set ``f``.
     random_state : int, RandomState instance or None, default=None
         Source of randomness.
     dtype : dtype, default=np.float64
@@ -235,10 +242,14 @@ def init_params(
         # An integer dtype would round every weight in (-1, 1) to zero.
         raise ValueError(f"dtype must be float32 or float64, got {dtype}.")
     rng = check_random_state(random_state)
-    factor = 2.0 if activation == "logistic" else 6.0
+    hidden = check_activations(activation, len(layout.layer_sizes) - 2)
+    # Each hidden layer's own; the output layer takes the last hidden one's.
+    last = activation if isinstance(activation, str) else (hidden or ("relu",))[-1]
+    names = (*hidden, last)
     theta = np.empty(layout.n_params, dtype=dtype)
     coefs, intercepts = layout.unpack(theta)
-    for W, b in zip(coefs, intercepts, strict=True):
+    for W, b, name in zip(coefs, intercepts, names, strict=True):
+        factor = 2.0 if name == "logistic" else 6.0
         bound = np.sqrt(factor / (W.shape[0] + W.shape[1]))
         W[...] = rng.uniform(-bound, bound, W.shape)
         b[...] = rng.uniform(-bound, bound, b.shape)

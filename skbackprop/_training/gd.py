@@ -2,13 +2,15 @@
 
 :class:`GradientDescent` is one update ``theta <- theta - eta D`` with
 optional momentum and a step-size schedule; :func:`run_gd` runs the epochs,
-full batch or mini-batch, with the stopping rules of :class:`Progress`.
+full batch or mini-batch, with the stopping rules of :class:`Progress`,
+projecting every step onto ``settings.bounds`` when set.
 """
 
 import copy
 
 import numpy as np
 
+from skbackprop._training.bounds import project
 from skbackprop._training.progress import (
     Diverged,
     StopTraining,
@@ -115,6 +117,8 @@ def run_gd(objective, theta, progress, settings, rng, optimizer=None):
             raise Diverged(J)
         last_finite[...] = theta
         optimizer.update(theta, D)
+        if s.bounds is not None:
+            project(theta, s.bounds)
 
     loss = np.nan
     # The cost at the starting parameters: a fit that ends far above it has

@@ -9,12 +9,14 @@
   parameters to keep and the warnings to give.
 """
 
+import functools
 import warnings
 from typing import NamedTuple
 
 import numpy as np
 from scipy.optimize import OptimizeResult, OptimizeWarning, minimize
 
+from skbackprop._training.bounds import scipy_bounds
 from skbackprop._training.precision import minimize_float32, restarts_apply
 from skbackprop._training.progress import (
     Diverged,
@@ -98,7 +100,7 @@ def scipy_options(method, max_iter, tol, max_fun, solver_options):
 
 
 def minimize_scipy(
-    method, fun, theta0, options, on_iteration, hessp=None, max_iter=None
+    method, fun, theta0, options, on_iteration, hessp=None, max_iter=None, bounds=None
 ):
     """Minimize ``fun`` (returning ``(J, D)``) with a SciPy method.
 
@@ -107,7 +109,8 @@ def minimize_scipy(
     is called after each iteration and may raise :class:`StopTraining`.
     ``max_iter``, for methods without an iteration limit of their own (TNC),
     ends the minimization after that many iterations with an unsuccessful
-    result, as SciPy's own limits do.
+    result, as SciPy's own limits do.  ``bounds``, None or ``(lower,
+    upper)``, go to the method as :class:`~scipy.optimize.Bounds`.
 
     Returns ``(theta, result, stopped)``: the final parameters, SciPy's
     :class:`~scipy.optimize.OptimizeResult` (None when the fit was stopped
@@ -150,6 +153,8 @@ def minimize_scipy(
         objective = fun_only
     if hessp is not None:
         kwargs["hessp"] = hessp
+    if bounds is not None:
+        kwargs["bounds"] = scipy_bounds(bounds)
     x0 = np.asarray(theta0, dtype=np.float64)
     try:
         with warnings.catch_warnings():
@@ -208,7 +213,11 @@ def run_scipy(objective, theta, progress, settings):
     try:
         if restarts_apply(method, objective.net.dtype, settings.solver_options):
             theta_end, result, stopped = minimize_float32(
-                minimize_scipy, objective.cost_grad, theta, options, progress
+                functools.partial(minimize_scipy, bounds=settings.bounds),
+                objective.cost_grad,
+                theta,
+                options,
+                progress,
             )
         else:
             theta_end, result, stopped = minimize_scipy(
@@ -219,6 +228,7 @@ def run_scipy(objective, theta, progress, settings):
                 progress,
                 hessp=hessp,
                 max_iter=cap,
+                bounds=settings.bounds,
             )
     except Diverged as exc:
         theta_end, result, stopped = None, None, "diverged"

@@ -14,7 +14,9 @@ class Settings:
     ``solver`` is ``"gd"``, SciPy's canonical name of a ``minimize`` method,
     or a callable minimizer in SciPy's custom-method protocol.  The other
     fields have the meaning of the estimators' parameters of the same names;
-    ``incremental`` runs one epoch of gradient descent (``partial_fit``).
+    ``incremental`` runs one epoch of gradient descent (``partial_fit``);
+    ``bounds``, None or ``(lower, upper)`` per parameter, keeps every
+    iterate inside a box (see :mod:`~skbackprop._training.bounds`).
     """
 
     solver: Any = "L-BFGS-B"
@@ -34,6 +36,7 @@ class Settings:
     momentum: float = 0.0
     nesterovs_momentum: bool = False
     incremental: bool = False
+    bounds: tuple | None = None
 
 
 @dataclass

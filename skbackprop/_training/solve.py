@@ -10,6 +10,7 @@ settings through.
 
 import numpy as np
 
+from skbackprop._training.bounds import project
 from skbackprop._training.gd import run_gd
 from skbackprop._training.progress import Progress
 from skbackprop._training.scipy_bridge import run_scipy
@@ -83,6 +84,9 @@ def train(
             # loss is the cost of the parameters kept, not the last iterate's.
             loss = objective.cost_grad(theta)[0]
     theta = np.asarray(theta, dtype=objective.net.dtype)
+    if settings.bounds is not None and project(theta, settings.bounds):
+        # A solver's tolerance left theta a rounding error outside its box.
+        loss = objective.cost_grad(theta)[0]
     if not np.isfinite(theta).all():
         raise ValueError(
             "The solver produced non-finite weights. Scale the inputs or use "
