@@ -10,6 +10,7 @@ business of :func:`skbackprop._data.backend`.
 from abc import ABCMeta, abstractmethod
 from numbers import Integral, Real
 
+import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
@@ -22,6 +23,11 @@ from skbackprop._engine.curvature import CURVATURES
 from skbackprop._engine.network import Network
 from skbackprop._engine.params import check_sizes, init_params, pack_params
 from skbackprop._persistence import PersistenceMixin
+from skbackprop._state import (
+    LOSS_OF_OUTPUT,
+    check_fitted_state,
+    check_prediction_params,
+)
 from skbackprop._training.scipy_bridge import (
     SCIPY_METHODS,
     canonical_method,
@@ -231,6 +237,17 @@ class BaseBackprop(PersistenceMixin, BaseEstimator, metaclass=ABCMeta):
         """The layer sizes of the fitted network."""
         return (self.coefs_[0].shape[0], *(W.shape[1] for W in self.coefs_))
 
+    def _prediction_network(self, dtype):
+        """The fitted network in ``dtype``, with the output activation it was
+        fitted with (whatever ``loss`` says since)."""
+        return Network(
+            self._fitted_sizes(),
+            self.activation,
+            LOSS_OF_OUTPUT[self.out_activation_],
+            dtype=dtype,
+            chunk_size=self.chunk_size,
+        )
+
     # -- fit ---------------------------------------------------------------------
     def _fit(self, X, y, sample_weight=None, incremental=False, before=None):
         """Fit (or, ``incremental``, one more epoch); transactional.
@@ -239,6 +256,10 @@ class BaseBackprop(PersistenceMixin, BaseEstimator, metaclass=ABCMeta):
         ``before(self)``, if given, runs first inside the transaction.
         """
         saved = self.__dict__.copy()
+        # The copy is shallow: a RandomState passed by the user is the user's
+        # object, which a failing fit must not advance either.
+        rng = self.random_state
+        rng_state = rng.get_state() if isinstance(rng, np.random.RandomState) else None
         try:
             if incremental:
                 # scikit-learn validates partial_fit's settings on the first
@@ -250,6 +271,8 @@ class BaseBackprop(PersistenceMixin, BaseEstimator, metaclass=ABCMeta):
         except BaseException:
             self.__dict__.clear()
             self.__dict__.update(saved)
+            if rng_state is not None:
+                rng.set_state(rng_state)
             raise
 
     def _fit_unsafe(self, X, y, sample_weight, incremental):
@@ -319,6 +342,9 @@ class BaseBackprop(PersistenceMixin, BaseEstimator, metaclass=ABCMeta):
     def _predictor(self, X):
         """The outputs of the fitted network on ``X`` (see :mod:`skbackprop._data`)."""
         check_is_fitted(self)
+        # Parameters may have been set, attributes edited, since fit.
+        check_prediction_params(self)
+        check_fitted_state(self)
         return backend(X).predictor(self, X)
 
     def _predict(self, X):

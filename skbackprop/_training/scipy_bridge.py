@@ -9,18 +9,35 @@
   parameters to keep and the warnings to give.
 """
 
+import inspect
 import warnings
 from typing import NamedTuple
 
 import numpy as np
 from scipy.optimize import OptimizeResult, OptimizeWarning, minimize
 
+from skbackprop._training.guard import (
+    check_gradient,
+    checked_hessp,
+    kept_description,
+    non_finite_x,
+    penalty_overflows,
+)
 from skbackprop._training.progress import (
     Diverged,
     StopTraining,
     warn,
     warn_divergence,
 )
+
+# The arguments minimize passes to every method by name, which the bridge
+# sets (or leaves at None): an option of the same name would reach the method
+# twice.  (minimize turns its tol into an option itself.)
+_RESERVED_OPTIONS = frozenset(inspect.signature(minimize).parameters) - {
+    "method",
+    "tol",
+    "options",
+}
 
 
 class _IterationLimit(Exception):
@@ -141,6 +158,16 @@ def minimize_scipy(
         if max_iter is not None and last["nit"] >= max_iter:
             raise _IterationLimit
 
+    reserved = sorted(_RESERVED_OPTIONS.intersection(options))
+    if reserved:
+        raise ValueError(
+            f"solver_options may not set {reserved}: skbackprop passes "
+            "these arguments of scipy.optimize.minimize itself. Use the "
+            "estimator's callback parameter for a callback; bounds and "
+            "constraints on the weights are not supported."
+        )
+    if callable(method):
+        method = _checked_custom(method, np.size(theta0))
     kwargs = {"method": method, "options": options, "callback": callback}
     if uses_jac:
         kwargs["jac"] = True
@@ -174,7 +201,35 @@ def minimize_scipy(
         )
     except KeyboardInterrupt:
         return last["accepted"], None, "interrupt"
+    except ValueError as exc:
+        # SciPy's linear algebra refuses what overflowed inside the method
+        # itself: the run diverged, like any other non-finite number.
+        if "must not contain infs or NaNs" not in str(exc):
+            raise
+        raise Diverged(np.nan, "SciPy's internal arithmetic became non-finite") from exc
     return result.x, result, None
+
+
+def _checked_custom(solver, n_params):
+    """A custom minimizer whose result is checked to hold parameters ``x``."""
+
+    def custom(fun, x0, **kwargs):
+        result = solver(fun, x0, **kwargs)
+        x = result.get("x") if isinstance(result, dict) else None
+        if x is None:
+            raise TypeError(
+                f"The custom solver {getattr(solver, '__name__', solver)!r} must "
+                "return a scipy.optimize.OptimizeResult holding the parameters "
+                f"x, got {type(result).__name__}."
+            )
+        if np.shape(x) != (n_params,) or np.asarray(x).dtype.kind not in "biuf":
+            raise ValueError(
+                f"The custom solver returned x of shape {np.shape(x)} and dtype "
+                f"{np.asarray(x).dtype}, expected {n_params} real parameters."
+            )
+        return result if isinstance(result, OptimizeResult) else OptimizeResult(result)
+
+    return custom
 
 
 def run_scipy(objective, theta, progress, settings):
@@ -195,11 +250,29 @@ def run_scipy(objective, theta, progress, settings):
         )
     else:
         options = {"maxiter": settings.max_iter, **(settings.solver_options or {})}
+    uses_jac = callable(method) or SCIPY_METHODS[method].uses_jac
+    last = {"theta": None, "J": None}
+
+    def cost_grad(t):
+        J, D = objective.cost_grad(t)
+        last["theta"], last["J"] = np.array(t, copy=True), J
+        if uses_jac:
+            check_gradient(J, D, t)
+        return J, D
+
+    def cost_at(t):
+        """The cost at ``t``, without a pass over the data if just evaluated."""
+        if last["theta"] is not None and np.array_equal(t, last["theta"]):
+            return last["J"]
+        return objective.cost_grad(t)[0]
+
     hessp = None
     if uses_hessp(method):
 
-        def hessp(t, v):
+        def products(t, v):
             return np.asarray(objective.hessp(t, v, settings.curvature), np.float64)
+
+        hessp = checked_hessp(products)
 
     # TNC has no iteration limit of its own: stop it at max_iter ourselves.
     cap = settings.max_iter if "maxiter" not in options else None
@@ -207,7 +280,7 @@ def run_scipy(objective, theta, progress, settings):
     try:
         theta_end, result, stopped = minimize_scipy(
             method,
-            objective.cost_grad,
+            cost_grad,
             theta,
             options,
             progress,
@@ -216,27 +289,41 @@ def run_scipy(objective, theta, progress, settings):
         )
     except Diverged as exc:
         theta_end, result, stopped = None, None, "diverged"
-        diverged = (exc.args[0], progress.n_iter + 1)
+        diverged, at = exc, progress.n_iter + 1
     if stopped == "interrupt":
         warn("Training interrupted by user.")
 
-    if result is not None:
-        if result.get("nit") is not None:
-            progress.n_iter = int(result.nit)
-        if not np.isfinite(result.fun) or not np.isfinite(result.x).all():
-            diverged = (result.fun, progress.n_iter)
+    # n_iter_ counts the iterations the callback saw, one loss_curve_ entry
+    # each (SciPy's nit counts Nelder-Mead's first simplex, COBYQA calls the
+    # callback at every evaluation, a custom solver reports what it likes),
+    # and loss_ is the cost at the parameters kept, never the solver's fun.
+    if result is not None and diverged is None:
+        diverged, at = non_finite_x(result.x), progress.n_iter
+        if diverged is not None:
             theta_end = None
-        elif not result.success:
-            name = method if isinstance(method, str) else "The solver"
-            warn(
-                f"{name} did not converge after {progress.n_iter} iteration(s): "
-                f"{result.message} Increase max_iter or scale the data."
-            )
+    fallback = theta if progress.last_theta is None else progress.last_theta
     if theta_end is None:  # fall back to the last accepted finite iterate
-        theta_end = theta if progress.last_theta is None else progress.last_theta
-    elif result is not None and theta_end is result.x:
-        return theta_end, result, result.fun
-    loss = objective.cost_grad(theta_end)[0]
+        theta_end = fallback
+    loss = cost_at(theta_end)
+    if diverged is None and not np.isfinite(loss):
+        diverged, at = Diverged(loss, theta=theta_end), progress.n_iter
+        theta_end = fallback
+        loss = cost_at(theta_end)
     if diverged is not None:
-        warn_divergence(settings, *diverged, loss)
+        where = diverged.theta if diverged.theta is not None else theta_end
+        warn_divergence(
+            settings,
+            diverged.args[0],
+            at,
+            loss,
+            what=diverged.args[1],
+            kept=kept_description(progress),
+            penalty=penalty_overflows(objective, where),
+        )
+    elif result is not None and not result.get("success", True):
+        name = method if isinstance(method, str) else "The solver"
+        warn(
+            f"{name} did not converge after {progress.n_iter} iteration(s): "
+            f"{result.get('message', '')} Increase max_iter or scale the data."
+        )
     return theta_end, result, loss
