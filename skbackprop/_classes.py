@@ -18,8 +18,8 @@ from sklearn.utils.multiclass import (
 from sklearn.utils.validation import column_or_1d, validate_data
 
 from skbackprop._base import BaseBackprop, gd_only
-from skbackprop._data import check_class_weight
 from skbackprop._docstrings import CLASSIFIER, REGRESSOR
+from skbackprop._targets import check_class_weight, check_same_kind
 
 
 # -- module-level transforms (Dask applies them to each block) ---------------------
@@ -163,6 +163,7 @@ class BackpropClassifier(ClassifierMixin, BaseBackprop):
             self._label_binarizer = binarizer
             self.classes_ = binarizer.classes_
             return
+        check_same_kind(self._label_binarizer.y_type_, target_type)
         classes = unique_labels(y)
         if self.warm_start and not incremental:
             if set(classes) != set(self.classes_):
@@ -253,7 +254,6 @@ class BackpropClassifier(ClassifierMixin, BaseBackprop):
 
         def first_call(est):
             if _check_partial_fit_first_call(est, classes):
-                # Multilabel targets' classes are their columns' indices.
                 multilabel = type_of_target(y).startswith("multilabel")
                 binarizer = LabelBinarizer().fit(y if multilabel else classes)
                 labels = binarizer.classes_.tolist()

@@ -7,8 +7,6 @@ of its input otherwise.  The Dask backend (:mod:`skbackprop._dask_data`) is
 imported only when Dask input arrives.
 """
 
-from numbers import Real
-
 import numpy as np
 import scipy.sparse as sp
 from sklearn.model_selection import train_test_split
@@ -163,25 +161,6 @@ def _check_weights(est, sample_weight, X, y):
             "at least one sample must have a positive weight."
         )
     return sample_weight, scaled_alpha(est.alpha, scale)
-
-
-def check_class_weight(class_weight):
-    """Class weights are sample weights: finite and non-negative (a negative
-    one would make the loss unbounded below)."""
-    if class_weight is None or isinstance(class_weight, str):
-        return
-    for weights in class_weight if isinstance(class_weight, list) else [class_weight]:
-        if not isinstance(weights, dict):
-            raise ValueError(
-                f"class_weight must be a dict, a list of dicts or 'balanced', "
-                f"got a list holding {type(weights).__name__}."
-            )
-        for label, w in weights.items():
-            if not (isinstance(w, Real) and np.isfinite(w) and w >= 0):
-                raise ValueError(
-                    f"class_weight[{label!r}] is {w!r}: class weights must be "
-                    "finite and non-negative, like sample weights."
-                )
 
 
 IN_MEMORY = InMemory()

@@ -79,7 +79,11 @@ def check_fitted_state(est, full=False):
         if W.dtype != dtype or b.dtype != dtype:
             fail(f"coefs_[{l}]", f"mixes dtypes {dtype}, {W.dtype} and {b.dtype}")
         if W.shape[0] != n_in or W.shape[1] < 1:
-            fail(f"coefs_[{l}]", f"has shape {W.shape}, expected ({n_in}, n>=1)")
+            source = "n_features_in_" if l == 0 else f"coefs_[{l - 1}]"
+            fail(
+                f"coefs_[{l}]",
+                f"has shape {W.shape}, expected ({n_in}, n>=1) after {source}",
+            )
         if b.shape != (W.shape[1],):
             fail(f"intercepts_[{l}]", f"has shape {b.shape}, expected {W.shape[1:]}")
         n_in = W.shape[1]

@@ -55,7 +55,7 @@ class Layout:
         coef_sizes = [a * b for a, b in zip(sizes[:-1], sizes[1:], strict=True)]
         # Python ints: numpy's int64 would wrap round for absurd sizes.
         offsets = list(itertools.accumulate([0, *coef_sizes, *sizes[1:]]))
-        if offsets[-1] > np.iinfo(np.intp).max:
+        if offsets[-1] * np.dtype(np.float64).itemsize > np.iinfo(np.intp).max:
             raise ValueError(
                 f"layer_sizes {sizes} need {offsets[-1]:.3g} parameters, more "
                 "than an array can hold."

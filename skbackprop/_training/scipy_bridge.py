@@ -11,6 +11,7 @@
 
 import inspect
 import warnings
+from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
@@ -178,7 +179,9 @@ def minimize_scipy(
         kwargs["hessp"] = hessp
     x0 = np.asarray(theta0, dtype=np.float64)
     try:
-        with warnings.catch_warnings():
+        # Far from a minimum SciPy's own arithmetic on huge costs overflows
+        # too; the run's outcome says so (divergence, non-convergence).
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.filterwarnings(
                 "error", message="Unknown solver options", category=OptimizeWarning
             )
@@ -208,6 +211,15 @@ def minimize_scipy(
             raise
         raise Diverged(np.nan, "SciPy's internal arithmetic became non-finite") from exc
     return result.x, result, None
+
+
+def _raised_in_library(exc):
+    """Whether ``exc`` was raised inside SciPy or NumPy, not in user code."""
+    tb = exc.__traceback__
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    path = Path(tb.tb_frame.f_code.co_filename).parts
+    return "scipy" in path or "numpy" in path
 
 
 def _checked_custom(solver, n_params):
@@ -290,6 +302,16 @@ def run_scipy(objective, theta, progress, settings):
     except Diverged as exc:
         theta_end, result, stopped = None, None, "diverged"
         diverged, at = exc, progress.n_iter + 1
+    except Exception as exc:
+        # SciPy checks few options: a bad value fails deep inside the method.
+        if not settings.solver_options or not _raised_in_library(exc):
+            raise
+        name = method if isinstance(method, str) else "The custom solver"
+        raise ValueError(
+            f"{name} failed with solver_options={settings.solver_options!r}: "
+            f"{type(exc).__name__}: {exc}. Check the options against the "
+            "method's documentation in scipy.optimize.minimize."
+        ) from exc
     if stopped == "interrupt":
         warn("Training interrupted by user.")
 
