@@ -288,6 +288,7 @@ class BaseBackprop(PersistenceMixin, BaseEstimator, metaclass=ABCMeta):
         net = objective.net
         sizes, dtype = net.layer_sizes, net.dtype
         if not first_pass:
+            check_fitted_state(self)  # the state it continues from
             fitted = self._fitted_sizes()
             if fitted != sizes:
                 raise ValueError(

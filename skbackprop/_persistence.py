@@ -163,10 +163,13 @@ class PersistenceMixin:
             # refuse it here rather than predict garbage from it.
             try:
                 check_fitted_state(self, full=True)
-            except ValueError as exc:
+            except (ValueError, TypeError, AttributeError, KeyError) as exc:
+                # A missing attribute (AttributeError) is as corrupt as a
+                # wrong one; InvalidParameterError is a ValueError.
                 self.__dict__.clear()
                 self.__dict__.update(before)
                 raise ValueError(
                     f"Refusing to load this {type(self).__name__}: its saved "
-                    f"state is inconsistent (a corrupt or edited file?). {exc}"
+                    f"state is inconsistent (a corrupt or edited file, or one "
+                    f"from another version?). {type(exc).__name__}: {exc}"
                 ) from exc

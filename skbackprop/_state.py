@@ -105,7 +105,13 @@ def check_fitted_state(est, full=False):
         fail("out_activation_", f"is {activation!r}, expected one of {allowed}")
     if not full:
         return
-    est._validate_params()
+    # Every parameter against its constraint, as fit does; one that a file
+    # from another version lacks is left to fit (prediction's are required).
+    check_prediction_params(est)
+    present = {k: v for k, v in vars(est).items() if k in est._parameter_constraints}
+    validate_parameter_constraints(
+        est._parameter_constraints, present, caller_name=type(est).__name__
+    )
     for field, arrays in (("coefs_", coefs), ("intercepts_", intercepts)):
         for l, a in enumerate(arrays):
             if not np.isfinite(a).all():
@@ -142,7 +148,10 @@ def _array_list(est, field, ndim, fail):
 def _classifier_output(est, fail):
     """The output activation the classifier's targets call for."""
     binarizer = getattr(est, "_label_binarizer", None)
-    if not isinstance(binarizer, LabelBinarizer) or not hasattr(binarizer, "y_type_"):
+    fitted = ("y_type_", "classes_", "neg_label", "pos_label", "sparse_output")
+    if not isinstance(binarizer, LabelBinarizer) or not all(
+        hasattr(binarizer, name) for name in fitted
+    ):
         fail("_label_binarizer", "must be a fitted LabelBinarizer")
     y_type = binarizer.y_type_
     if y_type not in _TARGET_TYPES:
