@@ -85,6 +85,10 @@ def _theta(est):
     return pack_params(est.coefs_, est.intercepts_)
 
 
+FITTED_CLF = _fit(BackpropClassifier(**SMALL), X, Y)
+FITTED_REG = _fit(BackpropRegressor(**SMALL), X, YR)
+
+
 def _cost(est, X_, y, sample_weight=None):
     """The cost at the estimator's weights, by the public ``cost_grad``, with
     the user's (unnormalized) sample weights times the class weights."""
@@ -228,7 +232,7 @@ def _same_state(est, before):
 @pytest.mark.parametrize("dask", [False, True], ids=["memory", "dask"])
 @pytest.mark.parametrize("class_weight", BAD_CLASS_WEIGHTS, ids=repr)
 def test_class_weights_must_be_finite_and_non_negative(class_weight, dask):
-    est = _fit(BackpropClassifier(**SMALL), X, Y)
+    est = copy.deepcopy(FITTED_CLF)
     before = copy.deepcopy(est)
     X_, y = X, Y
     if dask:
@@ -544,6 +548,18 @@ def test_n_iter_counts_the_loss_curve_and_loss_is_the_cost(solver, max_iter):
         assert est.loss_curve_ == [s.fun for s in seen]
 
 
+@pytest.mark.parametrize("solver", ["L-BFGS-B", "trust-ncg", "Nelder-Mead", "gd"])
+def test_dask_fits_report_the_cost_and_count_the_curve(solver):
+    est = _fit(
+        BackpropClassifier(**{**SMALL, "max_iter": 5}, solver=solver),
+        _dask(X),
+        _dask(Y3),
+        sample_weight=_dask(SW),
+    )
+    assert est.n_iter_ == len(est.loss_curve_) > 0
+    assert est.loss_ == pytest.approx(_cost(est, X, Y3, SW), rel=1e-10)
+
+
 def test_cobyla_reports_the_cost_not_its_stand_in():
     # COBYLA replaces an overflowing cost by 1e30 internally.
     est = BackpropClassifier(**SMALL, solver="COBYLA")
@@ -567,11 +583,21 @@ def _reporter(fun, x0, jac, callback, **kwargs):
     return OptimizeResult(x=x, fun=0.0, nit=99, success=True)
 
 
-@pytest.mark.parametrize("solver, n_iter", [(_liar, 0), (_reporter, 2)])
+def _lying_reporter(fun, x0, jac, callback, **kwargs):
+    """A custom solver whose callback reports a cost it did not reach."""
+    x = np.array(x0) - 0.1 * jac(x0)
+    callback(OptimizeResult(x=x, fun=-5.0))
+    return OptimizeResult(x=x, success=True)
+
+
+@pytest.mark.parametrize(
+    "solver, n_iter", [(_liar, 0), (_reporter, 2), (_lying_reporter, 1)]
+)
 def test_a_custom_solvers_own_numbers_are_not_trusted(solver, n_iter):
     est = _fit(BackpropRegressor(**SMALL, solver=solver), X, YR)
     assert est.n_iter_ == len(est.loss_curve_) == n_iter
     assert est.loss_ == pytest.approx(_cost(est, X, YR), rel=1e-12)
+    assert min(est.loss_curve_, default=0.0) >= 0.0
 
 
 def test_a_custom_solver_returning_nan_weights_says_so():
@@ -592,7 +618,7 @@ RESERVED = ["callback", "bounds", "jac", "hess", "hessp", "fun", "x0", "args"]
 @pytest.mark.parametrize("solver", ["L-BFGS-B", "trust-ncg", "COBYLA", _liar])
 @pytest.mark.parametrize("key", [*RESERVED, "constraints"])
 def test_solver_options_may_not_set_minimizes_own_arguments(solver, key):
-    est = _fit(BackpropRegressor(**SMALL), X, YR)
+    est = copy.deepcopy(FITTED_REG)
     before = copy.deepcopy(est)
     est.set_params(solver=solver, solver_options={key: None})
     with pytest.raises(ValueError, match=f"solver_options may not set \\['{key}'\\]"):
@@ -644,6 +670,14 @@ def test_a_custom_solvers_bad_result_is_named(case):
     with pytest.raises(error, match=match):
         est.fit(X, YR)
     assert not hasattr(est, "coefs_")
+
+
+def test_a_custom_solver_calling_back_without_x_is_named():
+    def no_x(fun, x0, callback, **kwargs):
+        callback(OptimizeResult(fun=1.0))
+
+    with pytest.raises(TypeError, match="callback without the parameters x"):
+        BackpropRegressor(**SMALL, solver=no_x).fit(X, YR)
 
 
 def test_a_custom_solver_may_return_a_plain_dict():

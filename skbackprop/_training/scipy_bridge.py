@@ -144,10 +144,22 @@ def minimize_scipy(
         return fun_jac(theta)[0]
 
     def callback(intermediate_result):
+        # SciPy's methods report the cost at x; a custom solver's report is
+        # not trusted: the cost there is evaluated (or looked up).
+        J = None
         if isinstance(intermediate_result, OptimizeResult):
-            theta, J = intermediate_result.x, intermediate_result.fun
+            theta = intermediate_result.get("x")
+            if not callable(method):
+                J = intermediate_result.fun
         else:  # TNC passes only x; it is almost always the last evaluation.
             theta = intermediate_result
+        if np.shape(theta) != np.shape(theta0):
+            raise TypeError(
+                "The solver called the callback without the parameters x "
+                f"of shape {np.shape(theta0)}, got {type(theta).__name__} of "
+                f"shape {np.shape(theta)}."
+            )
+        if J is None:
             if last["theta"] is not None and np.array_equal(theta, last["theta"]):
                 J = last["J"]
             else:
