@@ -18,7 +18,7 @@ NumPy.  :func:`check_fitted_state` names the first field that is wrong.
 from numbers import Integral, Real
 
 import numpy as np
-from sklearn.base import is_classifier
+from sklearn.base import ClassifierMixin
 from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils._param_validation import validate_parameter_constraints
 
@@ -98,7 +98,8 @@ def check_fitted_state(est, full=False):
         not isinstance(names, np.ndarray) or names.shape != (n_features,)
     ):
         fail("feature_names_in_", f"must hold {n_features} names")
-    expected = _classifier_output(est, fail) if is_classifier(est) else None
+    classifier = isinstance(est, ClassifierMixin)
+    expected = _classifier_output(est, fail) if classifier else None
     activation = getattr(est, "out_activation_", None)
     allowed = (expected,) if expected else ("identity", "exp")
     if activation not in allowed:
