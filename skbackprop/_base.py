@@ -31,6 +31,11 @@ from skbackprop._engine.network import Network
 from skbackprop._engine.params import check_sizes, init_params, pack_params
 from skbackprop._monotonic import monotonic_bounds
 from skbackprop._persistence import PersistenceMixin
+from skbackprop._state import (
+    LOSS_OF_OUTPUT,
+    check_fitted_state,
+    check_prediction_params,
+)
 from skbackprop._training.scipy_bridge import (
     SCIPY_METHODS,
     canonical_method,
@@ -284,6 +289,17 @@ class BaseBackprop(PersistenceMixin, BaseEstimator, metaclass=ABCMeta):
         """The layer sizes of the fitted network."""
         return (self.coefs_[0].shape[0], *(W.shape[1] for W in self.coefs_))
 
+    def _prediction_network(self, dtype):
+        """The fitted network in ``dtype``, with the output activation it was
+        fitted with (whatever ``loss`` says since)."""
+        return Network(
+            self._fitted_sizes(),
+            self.activation,
+            LOSS_OF_OUTPUT[self.out_activation_],
+            dtype=dtype,
+            chunk_size=self.chunk_size,
+        )
+
     # -- fit ---------------------------------------------------------------------
     def _fit(
         self, X, y, sample_weight=None, incremental=False, before=None, validation=None
@@ -295,6 +311,10 @@ class BaseBackprop(PersistenceMixin, BaseEstimator, metaclass=ABCMeta):
         ``validation`` is ``fit``'s ``(X_val, y_val, sample_weight_val)``.
         """
         saved = self.__dict__.copy()
+        # The copy is shallow: a RandomState passed by the user is the user's
+        # object, which a failing fit must not advance either.
+        rng = self.random_state
+        rng_state = rng.get_state() if isinstance(rng, np.random.RandomState) else None
         try:
             if incremental:
                 # scikit-learn validates partial_fit's settings on the first
@@ -306,6 +326,8 @@ class BaseBackprop(PersistenceMixin, BaseEstimator, metaclass=ABCMeta):
         except BaseException:
             self.__dict__.clear()
             self.__dict__.update(saved)
+            if rng_state is not None:
+                rng.set_state(rng_state)
             raise
 
     def _fit_unsafe(self, X, y, sample_weight, incremental, validation=None):
@@ -323,6 +345,7 @@ class BaseBackprop(PersistenceMixin, BaseEstimator, metaclass=ABCMeta):
         net = objective.net
         sizes, dtype = net.layer_sizes, net.dtype
         if not first_pass:
+            check_fitted_state(self)  # the state it continues from
             fitted = self._fitted_sizes()
             if fitted != sizes:
                 raise ValueError(
@@ -385,6 +408,9 @@ class BaseBackprop(PersistenceMixin, BaseEstimator, metaclass=ABCMeta):
     def _predictor(self, X):
         """The outputs of the fitted network on ``X`` (see :mod:`skbackprop._data`)."""
         check_is_fitted(self)
+        # Parameters may have been set, attributes edited, since fit.
+        check_prediction_params(self)
+        check_fitted_state(self)
         return backend(X).predictor(self, X)
 
     def _predict(self, X):

@@ -19,6 +19,7 @@ from sklearn.utils.validation import column_or_1d, validate_data
 
 from skbackprop._base import BaseBackprop, gd_only
 from skbackprop._docstrings import CLASSIFIER, CLASSIFIER_FIT, REGRESSOR, REGRESSOR_FIT
+from skbackprop._targets import check_class_weight, check_same_kind
 
 
 # -- module-level transforms (Dask applies them to each block) ---------------------
@@ -148,6 +149,7 @@ class BackpropClassifier(ClassifierMixin, BaseBackprop):
 
     def _fit_targets(self, y, target_type, incremental):
         """Define ``classes_`` on a first fit, else check the targets' classes."""
+        check_class_weight(self.class_weight)
         if target_type not in ("binary", "multiclass", "multilabel-indicator"):
             raise ValueError(
                 f"Unknown label type: {target_type!r}. BackpropClassifier needs "
@@ -165,6 +167,7 @@ class BackpropClassifier(ClassifierMixin, BaseBackprop):
             self._label_binarizer = binarizer
             self.classes_ = binarizer.classes_
             return
+        check_same_kind(self._label_binarizer.y_type_, target_type)
         classes = unique_labels(y)
         if self.warm_start and not incremental:
             if set(classes) != set(self.classes_):
@@ -250,13 +253,13 @@ class BackpropClassifier(ClassifierMixin, BaseBackprop):
 
         def first_call(est):
             if _check_partial_fit_first_call(est, classes):
-                target_type = type_of_target(y)
-                binarizer = LabelBinarizer()
-                binarizer.fit(y if target_type.startswith("multilabel") else classes)
-                if len(binarizer.classes_) < 2:
+                multilabel = type_of_target(y).startswith("multilabel")
+                binarizer = LabelBinarizer().fit(y if multilabel else classes)
+                labels = binarizer.classes_.tolist()
+                if len(labels) < 2 or multilabel and est.classes_.tolist() != labels:
                     raise ValueError(
-                        "`classes` must hold at least two classes, got "
-                        f"{binarizer.classes_.tolist()}; a classifier needs two."
+                        "`classes` must hold at least two classes (for multilabel "
+                        f"y, its column indices {labels}), got {est.classes_.tolist()}."
                     )
                 est._label_binarizer = binarizer
 

@@ -25,6 +25,7 @@ from sklearn.utils.validation import (
 )
 
 from skbackprop._training.dask import DaskObjective
+from skbackprop._training.objective import scaled_alpha, weight_scale
 
 
 def _require_dask():
@@ -93,6 +94,10 @@ def _check_X(est, X, reset, lengths=True):
         )
     if X.shape[1] < 1:
         raise ValueError("X has 0 features; at least 1 is required.")
+    if X.dtype.kind == "c":
+        raise ValueError(
+            "Complex data not supported: X is complex; the network needs real inputs."
+        )
     _check_n_features(est, X, reset=reset)
     if 0 in X.chunks[0] and X.shape[0] > 0:
         # Empty blocks carry nothing, and some of Dask's reductions fail on them.
@@ -139,7 +144,9 @@ def _lookup_weights(y, classes, weights):
 def _classifier_summary(est, y, incremental):
     """Check the labels with the estimator's hook from their unique values.
 
-    Returns ``y`` and the per-row class weights (or None): only the unique
+    Returns ``y``, the per-row class weights (or None) divided by a power of
+    two near the largest, and that power of two (see
+    :func:`~skbackprop._training.objective.weight_scale`): only the unique
     labels and their counts travel to the client.
     """
     dask, da = _require_dask()
@@ -157,7 +164,7 @@ def _classifier_summary(est, y, incremental):
         target_type, labels, classes, counts = "unknown", None, None, None
     est._fit_targets(labels, target_type, incremental)
     if est.class_weight is None:
-        return y, None
+        return y, None, 1.0
     if target_type == "multilabel-indicator":
         raise ValueError(
             "class_weight is not supported for multilabel Dask targets; "
@@ -171,8 +178,14 @@ def _classifier_summary(est, y, incremental):
         y=classes,
         sample_weight=counts.astype(np.float64),
     ).astype(dtype)
-    return y, y.map_blocks(
-        _lookup_weights, classes, weights, dtype=dtype, meta=np.empty(0, dtype)
+    scale = weight_scale(weights)
+    weights = weights / scale
+    return (
+        y,
+        y.map_blocks(
+            _lookup_weights, classes, weights, dtype=dtype, meta=np.empty(0, dtype)
+        ),
+        scale,
     )
 
 
@@ -185,22 +198,30 @@ def _regressor_summary(est, y, incremental):
     if not finite:
         raise ValueError("Input y contains NaN or infinity.")
     est._fit_targets(np.array([low, high]), "continuous", incremental)
-    return y, None
+    return y, None, 1.0
 
 
 def _check_sample_weight(sample_weight, rows, dtype):
-    """Weights as a 1-D Dask array, checked finite and non-negative remotely."""
+    """Weights as a 1-D Dask array, checked finite and non-negative remotely.
+
+    Returns the weights in ``dtype`` divided by a power of two near the
+    largest, and that power of two (as the in-memory backend does).
+    """
     dask, da = _require_dask()
     sw = _as_dask_array(sample_weight, "sample_weight", rows=rows)
     if sw.ndim != 1:
         raise ValueError(f"sample_weight must be 1-D, got {sw.ndim} dimensions.")
-    sw = sw.astype(dtype)
-    finite, minimum = dask.compute(da.isfinite(sw).all(), sw.min())
+    if sw.dtype.kind == "c":
+        raise ValueError("Complex data not supported: sample_weight is complex.")
+    # Checked and scaled in float64, as in memory: 1e308 is a valid weight.
+    sw = sw.astype(np.float64)
+    finite, minimum, maximum = dask.compute(da.isfinite(sw).all(), sw.min(), sw.max())
     if not finite:
         raise ValueError("Input sample_weight contains NaN or infinity.")
     if minimum < 0:
         raise ValueError("Negative values in data passed to `sample_weight`.")
-    return sw
+    scale = weight_scale(np.array([maximum]))
+    return (sw / scale).astype(dtype), scale
 
 
 def _encode_block(y, encode, args, dtype):
@@ -218,10 +239,17 @@ class Dask:
         """
         dask, da = _require_dask()
         X = _check_X(est, X, reset=first_pass)
+        if X.shape[0] < 1:
+            raise ValueError(
+                f"Found array with 0 sample(s) (shape={X.shape}) while a minimum "
+                "of 1 is required."
+            )
         _unsupported(est, X.shape[0])
         rows = X.chunks[0]
         dtype = X.dtype
         y = _as_dask_array(y, "y", rows=rows)
+        if y.dtype.kind == "c":
+            raise ValueError("Complex data not supported: y is complex.")
         if sample_weight is not None:
             sample_weight = _as_dask_array(sample_weight, "sample_weight", rows=rows)
         # Persist the raw data once; every check below reads the workers' copy.
@@ -230,7 +258,7 @@ class Dask:
             raise ValueError("Input X contains NaN or infinity.")
         y = _column_or_1d(y)
         summarize = _classifier_summary if is_classifier(est) else _regressor_summary
-        y, row_weights = summarize(est, y, incremental)
+        y, row_weights, scale = summarize(est, y, incremental)
         encode, args = est._target_encoding()
         like = encode(np.empty((0,) + y.shape[1:], y.dtype), *args, dtype=dtype)
         Y = y.map_blocks(
@@ -244,7 +272,8 @@ class Dask:
             meta=like,
         )
         if sample_weight is not None:
-            sample_weight = _check_sample_weight(sample_weight, rows, dtype)
+            sample_weight, c = _check_sample_weight(sample_weight, rows, dtype)
+            scale *= c
         if row_weights is not None:
             row_weights = row_weights.astype(dtype)
             sample_weight = (
@@ -261,7 +290,8 @@ class Dask:
                     "at least one sample must have a positive weight."
                 )
         net = est._network((X.shape[1], *hidden, Y.shape[1]), dtype)
-        objective = DaskObjective(net, X, Y, sample_weight, weight_sum, est.alpha)
+        alpha = scaled_alpha(est.alpha, scale)
+        objective = DaskObjective(net, X, Y, sample_weight, weight_sum, alpha)
         return objective, None
 
     def predictor(self, est, X):
@@ -288,7 +318,7 @@ class _DaskPredictor:
         dask, _ = _require_dask()
         est, X = self.est, self.X
         dtype = np.result_type(X.dtype, est.coefs_[0].dtype)
-        net = est._network(est._fitted_sizes(), dtype)
+        net = est._prediction_network(dtype)
         params = dask.delayed(
             (est.coefs_, est.intercepts_),
             name=f"skbackprop-params-{uuid.uuid4().hex}",

@@ -12,7 +12,11 @@ import scipy.sparse as sp
 from sklearn.model_selection import train_test_split
 from sklearn.utils.validation import _check_sample_weight, validate_data
 
-from skbackprop._training.objective import InMemoryObjective
+from skbackprop._training.objective import (
+    InMemoryObjective,
+    scaled_alpha,
+    weight_scale,
+)
 from skbackprop._validation import score_function, validation_set
 
 
@@ -37,11 +41,11 @@ class InMemory:
         X, y = est._validate_input(X, y, incremental, reset=first_pass)
         if sp.issparse(X):
             X = X.tocsr()
-        sample_weight = _check_weights(est, sample_weight, X, y)
+        sample_weight, alpha = _check_weights(est, sample_weight, X, y)
         encode, args = est._target_encoding()
         Y = encode(y, *args, dtype=X.dtype)
         net = est._network((X.shape[1], *hidden, Y.shape[1]), X.dtype)
-        return InMemoryObjective(net, X, Y, sample_weight, est.alpha), y
+        return InMemoryObjective(net, X, Y, sample_weight, alpha), y
 
     def validation(self, est, objective, y, rng, chosen=None):
         """The training objective and validation score of early stopping.
@@ -80,6 +84,15 @@ class InMemory:
                 f"{X_val.shape[0]} sample(s) for validation; use more data or a "
                 "larger fraction."
             )
+        for part, sw in (("held-out validation", sw_val), ("training", sw_train)):
+            if sw is not None and not np.sum(sw) > 0:
+                raise ValueError(
+                    f"early_stopping: the {part} rows (validation_fraction="
+                    f"{est.validation_fraction}) have zero total sample weight "
+                    "(times the class weights), so they cannot be scored or "
+                    "trained on. Use a larger validation_fraction, other "
+                    "weights, or early_stopping=False."
+                )
         train = InMemoryObjective(o.net, X_train, Y_train, sw_train, o.alpha)
         return train, score_function(est, o.net, X_val, Y_val, y_val, sw_val)
 
@@ -105,7 +118,7 @@ class _InMemoryPredictor:
         """``transform(A, *args)`` of the network's outputs ``A = A(L)``."""
         est = self.est
         dtype = np.result_type(self.X.dtype, est.coefs_[0].dtype)
-        net = est._network(est._fitted_sizes(), dtype)
+        net = est._prediction_network(dtype)
         A = net.forward((est.coefs_, est.intercepts_), self.X)
         return transform(A, *args)
 
@@ -116,14 +129,30 @@ class _InMemoryPredictor:
 
 
 def _check_weights(est, sample_weight, X, y):
-    """Sample weights times the class weights, checked; None for none."""
+    """Sample weights times the class weights, checked, and the penalty.
+
+    Returns ``(weights, alpha)``: the weights (None for none) in ``X``'s
+    dtype and ``alpha``, both divided by powers of two near the largest
+    sample and class weights (see
+    :func:`~skbackprop._training.objective.weight_scale`): the same cost,
+    whatever the weights' scale.
+    """
+    scale = 1.0
     if sample_weight is not None:
+        # Checked and scaled in float64: 1e308 is a valid weight, not an
+        # overflow in float32.
         sample_weight = _check_sample_weight(
-            sample_weight, X, dtype=X.dtype, ensure_non_negative=True
+            sample_weight, X, dtype=np.float64, ensure_non_negative=True
         )
+        c = weight_scale(sample_weight)
+        sample_weight = (sample_weight / c).astype(X.dtype, copy=False)
+        scale *= c
     target_weights = est._target_weights(y)
     if target_weights is not None:
-        target_weights = np.asarray(target_weights, dtype=X.dtype)
+        target_weights = np.asarray(target_weights, dtype=np.float64)
+        c = weight_scale(target_weights)
+        target_weights = (target_weights / c).astype(X.dtype, copy=False)
+        scale *= c
         sample_weight = (
             target_weights if sample_weight is None else sample_weight * target_weights
         )
@@ -132,7 +161,7 @@ def _check_weights(est, sample_weight, X, y):
             "The sample weights (times the class weights) sum to zero: "
             "at least one sample must have a positive weight."
         )
-    return sample_weight
+    return sample_weight, scaled_alpha(est.alpha, scale)
 
 
 IN_MEMORY = InMemory()

@@ -124,7 +124,9 @@ PARAMETERS = """\
     solver_options : dict, default=None
         Extra options for the SciPy method (e.g. ``{{"maxcor": 20}}`` for
         L-BFGS-B); they override the ones derived from ``max_iter``, ``tol``
-        and ``max_fun``.  Unknown options raise a ``ValueError``.
+        and ``max_fun``.  Unknown options raise a ``ValueError``, and so do
+        the arguments ``minimize`` takes itself (``callback``, ``jac``,
+        ``hess``, ``hessp``, ``bounds``, ``constraints``...).
 
     curvature : {{"exact", "gauss-newton"}}, default="exact"
         The curvature products the Newton-type SciPy methods receive: the
@@ -135,8 +137,8 @@ PARAMETERS = """\
         Called after every iteration as ``callback(state)`` with a
         :class:`scipy.optimize.OptimizeResult` holding ``nit``, ``fun`` (the
         loss), ``x`` (a copy of the flat parameters) and
-        ``validation_score``.  Returning True (or raising ``StopIteration``)
-        ends the fit with the current parameters.
+        ``validation_score``.  Returning True or a NumPy ``True`` (or raising
+        ``StopIteration``) ends the fit with the current parameters.
 
     chunk_size : int, default=None
         Rows per block of the gradient accumulation: the memory beyond the
@@ -183,16 +185,19 @@ PARAMETERS_END = """
 
 ATTRIBUTES = """\
     loss_ : float
-        The cost ``J`` at the final parameters (the last epoch's average for
-        mini-batch gradient descent).
+        The cost ``J`` at the parameters kept, evaluated there (never a
+        solver's own report); the last epoch's average for mini-batch
+        gradient descent.
 
     best_loss_ : float or None
         The lowest loss seen; None with early stopping (see
         ``best_validation_score_``).
 
     loss_curve_ : list of float
-        The loss after every iteration; continued over warm starts and
-        ``partial_fit`` of ``solver="gd"``.
+        The loss after every iteration.  A fresh fit records ``n_iter_``
+        entries; warm starts and ``partial_fit`` of ``solver="gd"``
+        continue the curve, whose last ``n_iter_`` entries are then the
+        last call's.
 
     validation_scores_ : list of float or None
         The validation score (see ``scoring``; minus the loss for
@@ -217,7 +222,10 @@ ATTRIBUTES = """\
     n_iter_ : int
         Number of iterations (epochs for ``solver="gd"``) of the last call
         to ``fit`` (1 after ``partial_fit``), as in scikit-learn; each call
-        runs at most ``max_iter``.
+        runs at most ``max_iter``.  They are the iterations the solver
+        reported through its callback, one ``loss_curve_`` entry each;
+        SciPy's ``nit`` may differ: Nelder-Mead counts its initial simplex,
+        COBYQA reports every evaluation.
 
     n_layers_ : int
         Number of layers, input and output included.
@@ -258,7 +266,7 @@ CLASSIFIER = (
         ``{class_label: weight}``, ``"balanced"`` for
         ``n_samples / (n_classes * np.bincount(y))``, or None for equal
         weights.  For multilabel targets, a list of such dicts (one per
-        label) or ``"balanced"``.
+        label) or ``"balanced"``.  Weights must be finite and non-negative.
 """
     + PARAMETERS_END.format(
         score="accuracy",

@@ -11,7 +11,10 @@
   ``hess_inv``, which can be far larger than the weights, is not saved).
 
 So a fitted estimator loads with :func:`skops.io.load` trusting only the
-classes that :func:`trusted_types` lists.
+classes that :func:`trusted_types` lists.  Loading then checks the values
+too (:func:`~skbackprop._state.check_fitted_state`): a file whose fields
+disagree, e.g. weights whose shapes do not chain or an out-of-range
+parameter, is refused with an error naming the field.
 """
 
 import warnings
@@ -21,6 +24,7 @@ import numpy as np
 import sklearn.exceptions
 from scipy.optimize import OptimizeResult
 
+from skbackprop._state import check_fitted_state
 from skbackprop._training.gd import GradientDescent
 from skbackprop._version import __version__
 
@@ -152,4 +156,20 @@ class PersistenceMixin:
         result = state.get(_RESULT_KEY)
         if isinstance(result, dict) and not isinstance(result, OptimizeResult):
             state[_RESULT_KEY] = OptimizeResult(result)
+        before = dict(self.__dict__)
         super().__setstate__(state)
+        if "coefs_" in self.__dict__:
+            # A file edited by hand can hold any values of the right types:
+            # refuse it here rather than predict garbage from it.
+            try:
+                check_fitted_state(self, full=True)
+            except (ValueError, TypeError, AttributeError, KeyError) as exc:
+                # A missing attribute (AttributeError) is as corrupt as a
+                # wrong one; InvalidParameterError is a ValueError.
+                self.__dict__.clear()
+                self.__dict__.update(before)
+                raise ValueError(
+                    f"Refusing to load this {type(self).__name__}: its saved "
+                    f"state is inconsistent (a corrupt or edited file, or one "
+                    f"from another version?). {type(exc).__name__}: {exc}"
+                ) from exc

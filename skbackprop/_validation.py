@@ -90,7 +90,7 @@ def validation_set(est, net, y, X_val, y_val, sample_weight_val, check_weights):
             "and number of columns."
         )
     try:
-        sw_val = check_weights(est, sample_weight_val, X_val, y_val)
+        sw_val, _ = check_weights(est, sample_weight_val, X_val, y_val)
     except ValueError as exc:
         raise ValueError(f"sample_weight_val: {exc}") from exc
     return X_val, Y_val, y_val, sw_val
@@ -126,6 +126,8 @@ def score_function(est, net, X_val, Y_val, y_val, sw_val):
     view = copy.copy(est)
     view.__dict__.pop("feature_names_in_", None)
     view.out_activation_ = net.out_activation
+    view.n_layers_ = len(net.layer_sizes)
+    view.n_outputs_ = net.layer_sizes[-1]
     kwargs = {} if sw_val is None else {"sample_weight": sw_val}
 
     def score(theta):

@@ -57,11 +57,14 @@ def network_hessp(
 
     # About eight products per layer against the gradient's three: split the
     # rows between workers as cost_grad does, and add the parts in order.
-    parts = threads.map_rows(part, m, 8 * net.n_coefs)
-    Hv = parts[0]
-    for P in parts[1:]:
-        Hv += P
-    return regularize_product(net, Hv, v, alpha, S)
+    # Far from a minimum the products can overflow, as the cost can (see
+    # Network.cost_grad): the solvers see the inf or nan and stop.
+    with np.errstate(over="ignore", invalid="ignore"):
+        parts = threads.map_rows(part, m, 8 * net.n_coefs)
+        Hv = parts[0]
+        for P in parts[1:]:
+            Hv += P
+        return regularize_product(net, Hv, v, alpha, S)
 
 
 def regularize_product(net, Hv, v, alpha, S):

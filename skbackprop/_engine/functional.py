@@ -15,8 +15,17 @@ from skbackprop._engine.curvature import network_hessp
 from skbackprop._engine.network import Network
 
 
+def _real(**arrays):
+    """Refuse complex arrays: casting them to float would drop the imaginary
+    part with only NumPy's ComplexWarning."""
+    for name, a in arrays.items():
+        if a is not None and np.iscomplexobj(a):
+            raise ValueError(f"Complex data not supported: {name} is complex.")
+
+
 def _prepare(X, Y, sample_weight, dtype=None):
     """Dense/CSR ``X``, 2-D ``Y`` and 1-D weights in one floating dtype."""
+    _real(X=X.data if sp.issparse(X) else X, Y=Y, sample_weight=sample_weight)
     if sp.issparse(X):
         X = X.tocsr()
         if dtype is None:
@@ -138,6 +147,7 @@ def cost_grad(
     >>> bool(res.fun < cost_grad(theta0, X, Y, sizes, "tanh", "log_loss", 1e-3)[0])
     True
     """
+    _real(theta=theta)
     X, Y, sample_weight, dtype = _prepare(X, Y, sample_weight)
     net = _network_for(X, Y, layer_sizes, activation, loss, dtype, chunk_size)
     with threads.hold(np.shape(X)[0], net.gradient_work):
@@ -184,6 +194,7 @@ def predict_network(
     >>> np.allclose(P.sum(axis=1), 1.0)
     True
     """
+    _real(theta=theta)
     rows, _, _, dtype = _prepare(X, np.zeros((np.shape(X)[0], 1)), None)
     net = Network(layer_sizes, activation, loss, dtype=dtype)
     if net.layer_sizes[0] != rows.shape[1]:
@@ -207,6 +218,7 @@ def _hessp(
     sample_weight,
     chunk_size,
 ):
+    _real(theta=theta, v=v)
     X, Y, sample_weight, dtype = _prepare(X, Y, sample_weight)
     net = _network_for(X, Y, layer_sizes, activation, loss, dtype, chunk_size)
     with threads.hold(np.shape(X)[0], net.gradient_work):

@@ -57,6 +57,8 @@ def check_gradient(
     >>> bool(check_gradient(cost_grad, theta, args) < 1e-7)
     True
     """
+    if np.iscomplexobj(theta):
+        raise ValueError("Complex data not supported: theta is complex.")
     theta = np.array(theta, dtype=np.float64)
     if eps is None:
         eps = np.finfo(np.float64).eps ** (1 / 3)

@@ -6,6 +6,7 @@ layout of scikit-learn's MLP, so that the penalized weights are one
 contiguous prefix of ``theta``.
 """
 
+import itertools
 import numbers
 from collections.abc import Sequence
 
@@ -54,7 +55,13 @@ class Layout:
         self.layer_sizes = sizes = check_sizes(layer_sizes)
         L = len(sizes) - 1
         coef_sizes = [a * b for a, b in zip(sizes[:-1], sizes[1:], strict=True)]
-        offsets = np.cumsum([0, *coef_sizes, *sizes[1:]]).tolist()
+        # Python ints: numpy's int64 would wrap round for absurd sizes.
+        offsets = list(itertools.accumulate([0, *coef_sizes, *sizes[1:]]))
+        if offsets[-1] * np.dtype(np.float64).itemsize > np.iinfo(np.intp).max:
+            raise ValueError(
+                f"layer_sizes {sizes} need {offsets[-1]:.3g} parameters, more "
+                "than an array can hold."
+            )
         self.n_coefs, self.n_params = offsets[L], offsets[-1]
         self._coef_slices = [
             (offsets[l], offsets[l + 1], sizes[l : l + 2]) for l in range(L)

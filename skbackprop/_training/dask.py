@@ -51,7 +51,8 @@ def block_cost_grad(spec, X, Y, sw, theta):
 
 def block_hessp(spec, X, Y, sw, theta, v, curvature):
     """The unnormalized ``H v`` (or ``G v``) of one block."""
-    return hessp_sum(_network(spec), theta, v, X, Y, sw, curvature)
+    with np.errstate(over="ignore", invalid="ignore"):
+        return hessp_sum(_network(spec), theta, v, X, Y, sw, curvature)
 
 
 def add_cost_grads(*parts):
@@ -197,4 +198,5 @@ class DaskObjective:
         net = self.net
         theta, v = net.as_theta(theta), net.as_theta(v)
         Hv = self._sum_blocks(block_hessp, _add_arrays, theta, v, curvature)
-        return regularize_product(net, Hv, v, self.alpha, self.weight_sum)
+        with np.errstate(over="ignore", invalid="ignore"):
+            return regularize_product(net, Hv, v, self.alpha, self.weight_sum)

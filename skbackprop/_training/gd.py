@@ -11,6 +11,11 @@ import copy
 import numpy as np
 
 from skbackprop._training.bounds import project
+from skbackprop._training.guard import (
+    GRADIENT,
+    kept_description,
+    penalty_overflows,
+)
 from skbackprop._training.progress import (
     Diverged,
     StopTraining,
@@ -113,8 +118,11 @@ def run_gd(objective, theta, progress, settings, rng, optimizer=None):
     def step(J, D):
         # One sum tells whether all of D is finite (an inf or nan in it
         # makes the sum inf or nan), without a boolean array per step.
-        if not (np.isfinite(J) and np.isfinite(D.sum())):
-            raise Diverged(J)
+        if not np.isfinite(J):
+            raise Diverged(J, theta=theta.copy())
+        total = D.sum()
+        if not np.isfinite(total):
+            raise Diverged(total, GRADIENT, theta.copy())
         last_finite[...] = theta
         optimizer.update(theta, D)
         if s.bounds is not None:
@@ -160,7 +168,15 @@ def run_gd(objective, theta, progress, settings, rng, optimizer=None):
     except Diverged as exc:
         theta = last_finite
         loss = objective.cost_grad(theta)[0]
-        warn_divergence(s, exc.args[0], progress.n_iter + 1, loss)
+        warn_divergence(
+            s,
+            exc.args[0],
+            progress.n_iter + 1,
+            loss,
+            what=exc.args[1],
+            kept=kept_description(progress),
+            penalty=penalty_overflows(objective, exc.theta),
+        )
         return theta, loss, optimizer
     except KeyboardInterrupt:
         warn("Training interrupted by user.")

@@ -16,6 +16,43 @@ from skbackprop._engine.curvature import network_hessp
 from skbackprop._engine.network import Network
 
 
+def weight_scale(weights):
+    """A power of two ``c`` near the largest weight: ``max(s) / c`` is in [1, 2).
+
+    The cost ``(sum_i s_i loss_i + alpha/2 ||W||^2) / S`` does not change
+    when the weights ``s`` and ``alpha`` are both divided by ``c``, nor does
+    its gradient; and division by a power of two is exact.  So a fit on
+    ``s / c`` with ``alpha / c`` is, bit for bit, the fit on ``s`` with
+    ``alpha``, except that weights of any scale (1e308, 1e-320) no longer
+    overflow ``S`` or the float32 conversion.  1 when no weight is positive.
+    """
+    top = float(np.max(weights, initial=0.0))
+    if not 0 < top < np.inf:
+        return 1.0
+    return float(np.ldexp(1.0, np.frexp(top)[1] - 1))
+
+
+def scaled_alpha(alpha, scale):
+    """``alpha / scale`` for weights divided by ``scale`` (see :func:`weight_scale`).
+
+    Raises a ValueError when it overflows: the penalty then outweighs the
+    data beyond what floating point can represent.
+    """
+    if scale == 1.0 or not alpha:
+        return alpha
+    with np.errstate(over="ignore", divide="ignore"):
+        scaled = float(np.divide(alpha, scale))
+    if not np.isfinite(scaled):
+        raise ValueError(
+            f"alpha={alpha!r} is too large for sample weights this small (the "
+            f"largest is about {scale:.3g}): the cost (sum_i s_i loss_i + "
+            "alpha/2 ||W||^2) / sum_i s_i weighs the penalty alpha / "
+            "sum_i s_i beyond the floating-point range. Scale the weights up "
+            "or use a smaller alpha."
+        )
+    return scaled
+
+
 class Objective(Protocol):
     """What a solver may ask of the function it minimizes.
 

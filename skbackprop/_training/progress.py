@@ -22,12 +22,25 @@ _INTERNAL = (
 )
 
 
+_LOSS = "The training loss became non-finite"
+_LAST_FINITE = "the last parameters with a finite loss"
+
+
 class StopTraining(Exception):
     """Raised from inside an optimizer's callback to end the fit early."""
 
 
 class Diverged(Exception):
-    """The loss became non-finite."""
+    """The loss, the gradient or a curvature product became non-finite.
+
+    ``Diverged(value, what, theta)``: the non-finite ``value``, the sentence
+    that says what became non-finite, and the parameters where it did (None
+    if unknown).
+    """
+
+    def __init__(self, value, what=_LOSS, theta=None):
+        super().__init__(value, what)
+        self.theta = theta
 
 
 def warn(message, category=ConvergenceWarning):
@@ -73,7 +86,7 @@ class Progress:
     def __call__(self, theta, loss):
         s = self.settings
         if not np.isfinite(loss):
-            raise Diverged(loss)
+            raise Diverged(loss, theta=theta)
         self.last_theta = theta
         self.n_iter += 1
         self.loss_curve.append(loss)
@@ -105,7 +118,8 @@ class Progress:
                 stop = s.callback(state)
             except StopIteration:
                 stop = True
-            if stop is True:
+            # True or any NumPy boolean (a comparison's result) stops.
+            if isinstance(stop, bool | np.bool_) and stop:
                 raise StopTraining
 
         applies = self.score is not None or self.train_loss_rule
@@ -124,29 +138,43 @@ class Progress:
             raise StopTraining
 
 
-def warn_divergence(settings, loss, n_iter, kept_loss):
-    """The ConvergenceWarning of a run whose loss became non-finite.
+def warn_divergence(
+    settings, loss, n_iter, kept_loss, what=_LOSS, kept=None, penalty=False
+):
+    """The ConvergenceWarning of a run whose loss (or gradient...) became non-finite.
 
-    Raises ValueError, as scikit-learn does, when not even the parameters
-    kept have a finite cost: there is no model to return.
+    ``what`` says what became non-finite, ``kept`` which parameters were kept
+    (default: the last ones with a finite loss); ``penalty`` says the L2
+    penalty overflowed, not the network's outputs, so the advice is about
+    ``alpha`` rather than the data.  Raises ValueError, as scikit-learn does,
+    when not even the parameters kept have a finite cost: there is no model
+    to return.
     """
     if not np.isfinite(kept_loss):
+        if penalty:
+            cause, advice = (
+                "the L2 penalty alpha / (2 S) ||W||^2 overflows",
+                "Use a smaller alpha.",
+            )
+        else:
+            cause, advice = (
+                "the network's outputs overflow on these data",
+                "Scale the inputs (e.g. StandardScaler), and large regression targets.",
+            )
         raise ValueError(
             f"The training loss is non-finite ({kept_loss}) at the starting "
-            "parameters: the network's outputs overflow on these data, so "
-            "training could not start. Scale the inputs (e.g. StandardScaler), "
-            "and large regression targets."
+            f"parameters: {cause}, so training could not start. {advice}"
         )
+    if penalty:
+        advice = "a smaller alpha"
     else:
-        advice = (
+        step = (
             f"a smaller learning_rate_init (now {settings.learning_rate_init:g})"
             if settings.solver == "gd"
             else "another solver"
         )
-        message = (
-            f"The training loss became non-finite ({loss}) at iteration {n_iter}. "
-            "Training stopped and the last parameters with a finite loss were "
-            f"kept. Try {advice}, a larger alpha, or scaling the inputs (e.g. "
-            "StandardScaler)."
-        )
-    warn(message)
+        advice = f"{step}, a larger alpha, or scaling the inputs (e.g. StandardScaler)"
+    warn(
+        f"{what} ({loss}) at iteration {n_iter}. Training stopped and "
+        f"{kept or _LAST_FINITE} were kept. Try {advice}."
+    )

@@ -10,13 +10,22 @@
 """
 
 import functools
+import inspect
 import warnings
+from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 from scipy.optimize import OptimizeResult, OptimizeWarning, minimize
 
 from skbackprop._training.bounds import scipy_bounds
+from skbackprop._training.guard import (
+    check_gradient,
+    checked_hessp,
+    kept_description,
+    non_finite_x,
+    penalty_overflows,
+)
 from skbackprop._training.precision import minimize_float32, restarts_apply
 from skbackprop._training.progress import (
     Diverged,
@@ -24,6 +33,15 @@ from skbackprop._training.progress import (
     warn,
     warn_divergence,
 )
+
+# The arguments minimize passes to every method by name, which the bridge
+# sets (or leaves at None): an option of the same name would reach the method
+# twice.  (minimize turns its tol into an option itself.)
+_RESERVED_OPTIONS = frozenset(inspect.signature(minimize).parameters) - {
+    "method",
+    "tol",
+    "options",
+}
 
 
 class _IterationLimit(Exception):
@@ -130,10 +148,22 @@ def minimize_scipy(
         return fun_jac(theta)[0]
 
     def callback(intermediate_result):
+        # SciPy's methods report the cost at x; a custom solver's report is
+        # not trusted: the cost there is evaluated (or looked up).
+        J = None
         if isinstance(intermediate_result, OptimizeResult):
-            theta, J = intermediate_result.x, intermediate_result.fun
+            theta = intermediate_result.get("x")
+            if not callable(method):
+                J = intermediate_result.fun
         else:  # TNC passes only x; it is almost always the last evaluation.
             theta = intermediate_result
+        if np.shape(theta) != np.shape(theta0):
+            raise TypeError(
+                "The solver called the callback without the parameters x "
+                f"of shape {np.shape(theta0)}, got {type(theta).__name__} of "
+                f"shape {np.shape(theta)}."
+            )
+        if J is None:
             if last["theta"] is not None and np.array_equal(theta, last["theta"]):
                 J = last["J"]
             else:
@@ -145,6 +175,16 @@ def minimize_scipy(
         if max_iter is not None and last["nit"] >= max_iter:
             raise _IterationLimit
 
+    reserved = sorted(_RESERVED_OPTIONS.intersection(options))
+    if reserved:
+        raise ValueError(
+            f"solver_options may not set {reserved}: skbackprop passes "
+            "these arguments of scipy.optimize.minimize itself. Use the "
+            "estimator's callback parameter for a callback; bounds and "
+            "constraints on the weights are not supported."
+        )
+    if callable(method):
+        method = _checked_custom(method, np.size(theta0))
     kwargs = {"method": method, "options": options, "callback": callback}
     if uses_jac:
         kwargs["jac"] = True
@@ -157,7 +197,9 @@ def minimize_scipy(
         kwargs["bounds"] = scipy_bounds(bounds)
     x0 = np.asarray(theta0, dtype=np.float64)
     try:
-        with warnings.catch_warnings():
+        # Far from a minimum SciPy's own arithmetic on huge costs overflows
+        # too; the run's outcome says so (divergence, non-convergence).
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.filterwarnings(
                 "error", message="Unknown solver options", category=OptimizeWarning
             )
@@ -180,7 +222,44 @@ def minimize_scipy(
         )
     except KeyboardInterrupt:
         return last["accepted"], None, "interrupt"
+    except ValueError as exc:
+        # SciPy's linear algebra refuses what overflowed inside the method
+        # itself: the run diverged, like any other non-finite number.
+        if "must not contain infs or NaNs" not in str(exc):
+            raise
+        raise Diverged(np.nan, "SciPy's internal arithmetic became non-finite") from exc
     return result.x, result, None
+
+
+def _raised_in_library(exc):
+    """Whether ``exc`` was raised inside SciPy or NumPy, not in user code."""
+    tb = exc.__traceback__
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    path = Path(tb.tb_frame.f_code.co_filename).parts
+    return "scipy" in path or "numpy" in path
+
+
+def _checked_custom(solver, n_params):
+    """A custom minimizer whose result is checked to hold parameters ``x``."""
+
+    def custom(fun, x0, **kwargs):
+        result = solver(fun, x0, **kwargs)
+        x = result.get("x") if isinstance(result, dict) else None
+        if x is None:
+            raise TypeError(
+                f"The custom solver {getattr(solver, '__name__', solver)!r} must "
+                "return a scipy.optimize.OptimizeResult holding the parameters "
+                f"x, got {type(result).__name__}."
+            )
+        if np.shape(x) != (n_params,) or np.asarray(x).dtype.kind not in "biuf":
+            raise ValueError(
+                f"The custom solver returned x of shape {np.shape(x)} and dtype "
+                f"{np.asarray(x).dtype}, expected {n_params} real parameters."
+            )
+        return result if isinstance(result, OptimizeResult) else OptimizeResult(result)
+
+    return custom
 
 
 def run_scipy(objective, theta, progress, settings):
@@ -201,11 +280,29 @@ def run_scipy(objective, theta, progress, settings):
         )
     else:
         options = {"maxiter": settings.max_iter, **(settings.solver_options or {})}
+    uses_jac = callable(method) or SCIPY_METHODS[method].uses_jac
+    last = {"theta": None, "J": None}
+
+    def cost_grad(t):
+        J, D = objective.cost_grad(t)
+        last["theta"], last["J"] = np.array(t, copy=True), J
+        if uses_jac:
+            check_gradient(J, D, t)
+        return J, D
+
+    def cost_at(t):
+        """The cost at ``t``, without a pass over the data if just evaluated."""
+        if last["theta"] is not None and np.array_equal(t, last["theta"]):
+            return last["J"]
+        return objective.cost_grad(t)[0]
+
     hessp = None
     if uses_hessp(method):
 
-        def hessp(t, v):
+        def products(t, v):
             return np.asarray(objective.hessp(t, v, settings.curvature), np.float64)
+
+        hessp = checked_hessp(products)
 
     # TNC has no iteration limit of its own: stop it at max_iter ourselves.
     cap = settings.max_iter if "maxiter" not in options else None
@@ -214,7 +311,7 @@ def run_scipy(objective, theta, progress, settings):
         if restarts_apply(method, objective.net.dtype, settings.solver_options):
             theta_end, result, stopped = minimize_float32(
                 functools.partial(minimize_scipy, bounds=settings.bounds),
-                objective.cost_grad,
+                cost_grad,
                 theta,
                 options,
                 progress,
@@ -222,7 +319,7 @@ def run_scipy(objective, theta, progress, settings):
         else:
             theta_end, result, stopped = minimize_scipy(
                 method,
-                objective.cost_grad,
+                cost_grad,
                 theta,
                 options,
                 progress,
@@ -232,27 +329,51 @@ def run_scipy(objective, theta, progress, settings):
             )
     except Diverged as exc:
         theta_end, result, stopped = None, None, "diverged"
-        diverged = (exc.args[0], progress.n_iter + 1)
+        diverged, at = exc, progress.n_iter + 1
+    except Exception as exc:
+        # SciPy checks few options: a bad value fails deep inside the method.
+        if not settings.solver_options or not _raised_in_library(exc):
+            raise
+        name = method if isinstance(method, str) else "The custom solver"
+        raise ValueError(
+            f"{name} failed with solver_options={settings.solver_options!r}: "
+            f"{type(exc).__name__}: {exc}. Check the options against the "
+            "method's documentation in scipy.optimize.minimize."
+        ) from exc
     if stopped == "interrupt":
         warn("Training interrupted by user.")
 
-    if result is not None:
-        if result.get("nit") is not None:
-            progress.n_iter = int(result.nit)
-        if not np.isfinite(result.fun) or not np.isfinite(result.x).all():
-            diverged = (result.fun, progress.n_iter)
+    # n_iter_ counts the iterations the callback saw, one loss_curve_ entry
+    # each (SciPy's nit counts Nelder-Mead's first simplex, COBYQA calls the
+    # callback at every evaluation, a custom solver reports what it likes),
+    # and loss_ is the cost at the parameters kept, never the solver's fun.
+    if result is not None and diverged is None:
+        diverged, at = non_finite_x(result.x), progress.n_iter
+        if diverged is not None:
             theta_end = None
-        elif not result.success:
-            name = method if isinstance(method, str) else "The solver"
-            warn(
-                f"{name} did not converge after {progress.n_iter} iteration(s): "
-                f"{result.message} Increase max_iter or scale the data."
-            )
+    fallback = theta if progress.last_theta is None else progress.last_theta
     if theta_end is None:  # fall back to the last accepted finite iterate
-        theta_end = theta if progress.last_theta is None else progress.last_theta
-    elif result is not None and theta_end is result.x:
-        return theta_end, result, result.fun
-    loss = objective.cost_grad(theta_end)[0]
+        theta_end = fallback
+    loss = cost_at(theta_end)
+    if diverged is None and not np.isfinite(loss):
+        diverged, at = Diverged(loss, theta=theta_end), progress.n_iter
+        theta_end = fallback
+        loss = cost_at(theta_end)
     if diverged is not None:
-        warn_divergence(settings, *diverged, loss)
+        where = diverged.theta if diverged.theta is not None else theta_end
+        warn_divergence(
+            settings,
+            diverged.args[0],
+            at,
+            loss,
+            what=diverged.args[1],
+            kept=kept_description(progress),
+            penalty=penalty_overflows(objective, where),
+        )
+    elif result is not None and not result.get("success", True):
+        name = method if isinstance(method, str) else "The solver"
+        warn(
+            f"{name} did not converge after {progress.n_iter} iteration(s): "
+            f"{result.get('message', '')} Increase max_iter or scale the data."
+        )
     return theta_end, result, loss
