@@ -21,6 +21,7 @@ import numpy as np
 from skbackprop._engine import threads
 from skbackprop._engine.activations import OUTPUT_ACTIVATIONS
 from skbackprop._engine.losses import LOSSES
+from skbackprop._engine.network import weight_sum
 
 CURVATURES = ("exact", "gauss-newton")
 
@@ -45,11 +46,7 @@ def network_hessp(
     if v.shape != theta.shape:
         raise ValueError(f"v must have shape {theta.shape}, got {v.shape}.")
     m = X.shape[0]
-    if m == 0:
-        raise ValueError("Cannot compute the curvature of an empty batch (0 rows).")
-    S = float(m) if sample_weight is None else float(np.sum(sample_weight))
-    if not S > 0:
-        raise ValueError(f"The sample weights must have a positive sum, got {S!r}.")
+    S = weight_sum(m, sample_weight, "curvature")
 
     def part(k, start, stop):
         sw = None if sample_weight is None else sample_weight[start:stop]

@@ -48,6 +48,19 @@ _CHUNK_ELEMENTS = 2**19
 _NARROW = 64
 
 
+def weight_sum(m, sample_weight, what):
+    """``S``, the sum of the weights of ``m`` rows, checked positive.
+
+    ``what`` names the quantity an empty batch has none of.
+    """
+    if m == 0:
+        raise ValueError(f"Cannot compute the {what} of an empty batch (0 rows).")
+    S = float(m) if sample_weight is None else float(np.sum(sample_weight))
+    if not S > 0:
+        raise ValueError(f"The sample weights must have a positive sum, got {S!r}.")
+    return S
+
+
 class Network(Layout):
     """A feed-forward network's structure, with reusable work buffers.
 
@@ -222,11 +235,7 @@ class Network(Layout):
         """
         theta = self.as_theta(theta)
         m = X.shape[0]
-        if m == 0:
-            raise ValueError("Cannot compute the cost of an empty batch (0 rows).")
-        S = float(m) if sample_weight is None else float(np.sum(sample_weight))
-        if not S > 0:
-            raise ValueError(f"The sample weights must have a positive sum, got {S!r}.")
+        S = weight_sum(m, sample_weight, "cost")
         D = np.empty(self.n_params, self.dtype) if out is None else out
         params = self.params(theta)
 
