@@ -26,7 +26,12 @@ from scipy.sparse.linalg import LinearOperator
 from skbackprop._engine import threads
 from skbackprop._engine.jacobian import Linearization, jacobian_rows
 from skbackprop._training.objective import InMemoryObjective
-from skbackprop._training.progress import StopTraining, warn, warn_divergence
+from skbackprop._training.progress import (
+    Diverged,
+    StopTraining,
+    warn,
+    warn_divergence,
+)
 
 # solver_options passed through to least_squares.
 OPTIONS = {
@@ -153,7 +158,9 @@ def least_squares_options(solver_options, settings, dense, weight_sum):
                 f"solver_options['f_scale'] must be a positive number, got {f_scale!r}."
             )
         options["f_scale"] = float(f_scale) / np.sqrt(weight_sum)
-    options.setdefault("gtol", settings.tol)
+    # SciPy refuses (lm) or warns about (trf, dogbox) tolerances below
+    # machine epsilon: tol=0 runs to that limit instead.
+    options.setdefault("gtol", max(settings.tol, np.finfo(np.float64).eps))
     options.setdefault("max_nfev", settings.max_fun)
     if not dense:
         if method == "lm" or options.get("tr_solver", "lsmr") != "lsmr":
@@ -191,17 +198,15 @@ def run_least_squares(objective, theta, progress, settings):
         settings.solver_options, settings, residuals.dense, objective.weight_sum
     )
     theta = np.array(theta, dtype=np.float64)
-    r0 = residuals(theta)
-    if not np.isfinite(r0).all():
-        J0 = 0.5 * float(r0 @ r0)
+    J0 = objective.cost_grad(theta)[0]
+    if not np.isfinite(J0):
         warn_divergence(settings, J0, 0, J0)
         return theta, J0, None
 
-    last = {"theta": theta, "J": 0.5 * float(r0 @ r0), "jacobians": 0}
+    theta0, jacobians = theta, [0]
 
     def on_iteration(x, f):
-        last["theta"], last["J"] = np.array(x, copy=True), 0.5 * float(f @ f)
-        progress(last["theta"], last["J"])
+        progress(np.array(x, copy=True), 0.5 * float(f @ f))
         if progress.n_iter >= settings.max_iter:
             raise _IterationLimit
 
@@ -220,19 +225,24 @@ def run_least_squares(objective, theta, progress, settings):
             return memo["f"]
 
         def jac(x):
-            if last["jacobians"] and np.array_equal(x, memo["x"]):
+            if jacobians[0] and np.array_equal(x, memo["x"]):
                 on_iteration(x, memo["f"])
-            last["jacobians"] += 1
+            jacobians[0] += 1
             return residuals.jacobian(x)
     else:
         fun, jac = residuals, residuals.jacobian
 
-    stopped = None
+    stopped, diverged = None, None
     try:
         # SciPy's SVD of the dense Jacobian (trf, dogbox) ran 70x faster on
         # one BLAS thread than on two at 300 x 31 (2 cores).
-        with threads.single_blas():
+        # Far from a minimum a trial's squared residuals can overflow; SciPy
+        # then shrinks its trust region, and numpy's warnings are noise.
+        with threads.single_blas(), np.errstate(over="ignore", invalid="ignore"):
             result = least_squares(fun, theta, jac=jac, **options, **kwargs)
+    except Diverged as exc:  # an accepted iterate's J overflowed
+        result, stopped = None, "The training loss became non-finite."
+        diverged = (exc.args[0], progress.n_iter + 1)
     except StopTraining:
         result, stopped = None, "Stopped by the callback or early stopping."
     except _IterationLimit:
@@ -244,8 +254,8 @@ def run_least_squares(objective, theta, progress, settings):
     except KeyboardInterrupt:
         warn("Training interrupted by user.")
         result, stopped = None, "Interrupted by the user."
-    if result is None:
-        theta = last["theta"]
+    if result is None:  # the last iterate with a finite loss
+        theta = theta0 if progress.last_theta is None else progress.last_theta
         result = OptimizeResult(
             x=theta, nit=progress.n_iter, status=-2, success=False, message=stopped
         )
@@ -261,4 +271,7 @@ def run_least_squares(objective, theta, progress, settings):
                 f"evaluations: {result.message} Increase max_fun or scale the "
                 "data."
             )
-    return theta, objective.cost_grad(theta)[0], result
+    loss = objective.cost_grad(theta)[0]
+    if diverged is not None:
+        warn_divergence(settings, *diverged, loss)
+    return theta, loss, result
