@@ -30,8 +30,8 @@ Two damping schedules (``solver_options={"damping": ...}``), both from
 
 ``benchmarks/bench_lm.py`` measured both on three regression problems and
 five initial weights each: the median time to L-BFGS-B's loss was shorter
-with ``"nielsen"`` on two problems of three and on every network above 200
-weights.
+with ``"nielsen"`` on two problems of three and on every network of 385
+weights or more.
 """
 
 import contextlib
@@ -62,8 +62,8 @@ DEFAULTS = {
 # iteration about m n_params^2 + n_params^3 / 3 multiply-adds, against
 # L-BFGS-B's 3 m n_params.  Measured (benchmarks/bench_lm.py, Friedman #1,
 # 1,000 rows, one BLAS thread): lm reached L-BFGS-B's loss after 3,000
-# iterations 3.4x sooner at 193 weights, 1.1x at 1,537, and had not reached
-# it in twice L-BFGS-B's time at 3,073 and 4,801.
+# iterations 3.4x sooner at 193 weights, 1.6x at 1,537, 0.8x at 3,073, and
+# not within twice L-BFGS-B's time at 4,801.
 MAX_PARAMS = 3000
 
 # Below this many parameters the solver holds BLAS at one thread.
