@@ -42,12 +42,16 @@ from skbackprop._training.scipy_bridge import (
     uses_hessp,
 )
 from skbackprop._training.settings import Settings
-from skbackprop._training.solve import train
+from skbackprop._training.solve import SOLVERS, train
 from skbackprop._validation import check_request
 
-# Every accepted spelling of the SciPy methods, plus scikit-learn's "lbfgs".
+# The package's own solvers, every accepted spelling of the SciPy methods,
+# plus scikit-learn's "lbfgs".
 _SOLVER_NAMES = (
-    {"gd", "lbfgs"} | set(SCIPY_METHODS) | {name.lower() for name in SCIPY_METHODS}
+    set(SOLVERS)
+    | {"lbfgs"}
+    | set(SCIPY_METHODS)
+    | {name.lower() for name in SCIPY_METHODS}
 )
 
 # scikit-learn's stochastic solvers, which this package does not have, and
@@ -229,11 +233,11 @@ class BaseBackprop(PersistenceMixin, BaseEstimator, metaclass=ABCMeta):
         super()._validate_params()
 
     def _solver_name(self):
-        """``"gd"``, SciPy's canonical method name, or the callable itself."""
+        """A name of ``SOLVERS``, SciPy's canonical method name, or the callable."""
         if callable(self.solver):
             return self.solver
-        if self.solver == "gd":
-            return "gd"
+        if self.solver in SOLVERS:
+            return self.solver
         if self.solver == "lbfgs":
             return "L-BFGS-B"
         return canonical_method(self.solver)
@@ -249,7 +253,7 @@ class BaseBackprop(PersistenceMixin, BaseEstimator, metaclass=ABCMeta):
                 "solver_options are passed to SciPy's minimize and do not apply "
                 "to solver='gd'; use learning_rate_init, momentum, batch_size."
             )
-        if self.curvature != "exact" and (solver == "gd" or not uses_hessp(solver)):
+        if self.curvature != "exact" and (solver in SOLVERS or not uses_hessp(solver)):
             raise ValueError(
                 f"curvature={self.curvature!r} needs a solver that uses Hessian-vector "
                 f"products (Newton-CG, trust-ncg, trust-krylov, trust-constr), got "

@@ -42,6 +42,18 @@ PARAMETERS = """\
           (``max_iter``) and the ``solver_options``.
         - ``"gd"``: gradient descent ``theta <- theta - eta D``, full batch by
           default, mini-batch when ``batch_size`` is set.
+        - ``"lm"``: Levenberg-Marquardt (Hagan & Menhaj 1994; MATLAB's
+          ``trainlm``), every loss: each iteration solves
+          ``(G + mu I) p = -D`` with the dense Gauss-Newton matrix ``G`` by
+          Cholesky.  Often the fastest on small networks (up to a few
+          hundred weights), refused above 3,000; ``solver_options`` sets
+          ``damping`` (``"trainlm"`` or ``"nielsen"``), ``mu``, ``mu_dec``,
+          ``mu_inc``, ``mu_max``.
+        - ``"least_squares"``: :func:`scipy.optimize.least_squares` on the
+          residuals of squared-error regression; ``solver_options`` passes
+          ``method``, ``loss`` (robust losses such as ``"soft_l1"``),
+          ``f_scale`` (in the targets' units), ``x_scale``, ``tr_solver``,
+          ``tr_options``, ``ftol``, ``xtol``, ``gtol``, ``max_nfev``.
 
     alpha : float, default=1e-4
         L2 penalty ``lambda`` on the weights (not the biases), scaled as
@@ -74,13 +86,15 @@ PARAMETERS = """\
         Maximum number of iterations (epochs for ``solver="gd"``).
 
     max_fun : int, default=15000
-        Maximum number of cost evaluations of ``"L-BFGS-B"`` and ``"TNC"``.
+        Maximum number of cost evaluations of ``"L-BFGS-B"``, ``"TNC"``,
+        ``"lm"`` and ``"least_squares"``.
 
     tol : float, default=1e-4
         Tolerance: SciPy's ``gtol`` (``ftol`` for SLSQP, ``xtol`` for
-        Newton-CG); for ``solver="gd"`` and early stopping, the improvement
-        of the loss or validation score below which an iteration does not
-        count as progress.  With float32 data, an L-BFGS-B run that SciPy's
+        Newton-CG; ``"lm"`` stops when ``max|D| <= tol``); for
+        ``solver="gd"`` and early stopping, the improvement of the loss or
+        validation score below which an iteration does not count as
+        progress.  With float32 data, an L-BFGS-B run that SciPy's
         relative-reduction test ends while ``max |D| > tol`` is restarted
         from where it stopped, and warns if float32 rounding keeps it from
         ``tol``.
@@ -123,9 +137,10 @@ PARAMETERS = """\
 
     solver_options : dict, default=None
         Extra options for the SciPy method (e.g. ``{{"maxcor": 20}}`` for
-        L-BFGS-B); they override the ones derived from ``max_iter``, ``tol``
-        and ``max_fun``.  Unknown options raise a ``ValueError``, and so do
-        the arguments ``minimize`` takes itself (``callback``, ``jac``,
+        L-BFGS-B), ``"lm"`` or ``"least_squares"`` (see ``solver``); they
+        override the ones derived from ``max_iter``, ``tol`` and
+        ``max_fun``.  Unknown options raise a ``ValueError``, and so do the
+        arguments ``minimize`` takes itself (``callback``, ``jac``,
         ``hess``, ``hessp``, ``bounds``, ``constraints``...).
 
     curvature : {{"exact", "gauss-newton"}}, default="exact"
@@ -187,7 +202,8 @@ ATTRIBUTES = """\
     loss_ : float
         The cost ``J`` at the parameters kept, evaluated there (never a
         solver's own report); the last epoch's average for mini-batch
-        gradient descent.
+        gradient descent; ``J`` too when ``"least_squares"`` minimized a
+        robust loss.
 
     best_loss_ : float or None
         The lowest loss seen; None with early stopping (see
@@ -239,6 +255,9 @@ ATTRIBUTES = """\
     optimize_result_ : scipy.optimize.OptimizeResult or None
         What SciPy returned; None for ``solver="gd"`` or when the fit was
         stopped by the callback, early stopping or an interrupt.
+        ``"lm"`` and ``"least_squares"`` return one when stopped early too
+        (``status`` says why); ``"least_squares"``'s lacks the data-sized
+        ``jac`` and ``fun``.
 """
 
 CLASSIFIER = (

@@ -10,8 +10,14 @@
   and the backward two-step rule, cost and gradient over row blocks.
 * :mod:`~skbackprop._engine.curvature`: Hessian and Gauss-Newton products by
   the R-operator.
+* :mod:`~skbackprop._engine.jacobian`: the logits' Jacobian, by its
+  products and in dense blocks.
+* :mod:`~skbackprop._engine.gauss_newton`: the dense Gauss-Newton matrix,
+  with the cost and gradient of the same pass.
 * :mod:`~skbackprop._engine.gradcheck`: central finite differences.
-* :mod:`~skbackprop._engine.functional`: the public functions over them.
+* :mod:`~skbackprop._engine.functional`,
+  :mod:`~skbackprop._engine.functional_jacobian`: the public functions over
+  them.
 
 Nothing here imports from the training layer or the estimators.
 """

@@ -7,6 +7,10 @@
   output and the user's callback.
 * :mod:`~skbackprop._training.scipy_bridge`: SciPy's ``minimize``.
 * :mod:`~skbackprop._training.gd`: gradient descent.
+* :mod:`~skbackprop._training.lm`: Levenberg-Marquardt on the dense
+  Gauss-Newton matrix.
+* :mod:`~skbackprop._training.least_squares`: SciPy's ``least_squares`` on
+  the residuals of squared-error regression.
 * :mod:`~skbackprop._training.solve`: one entry point, :func:`train`, and the
   table of solvers it dispatches to.
 

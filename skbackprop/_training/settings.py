@@ -11,7 +11,8 @@ import numpy as np
 class Settings:
     """A training run's settings: plain values, no estimator.
 
-    ``solver`` is ``"gd"``, SciPy's canonical name of a ``minimize`` method,
+    ``solver`` is a name of ``SOLVERS`` (``"gd"``, ``"lm"``,
+    ``"least_squares"``), SciPy's canonical name of a ``minimize`` method,
     or a callable minimizer in SciPy's custom-method protocol.  The other
     fields have the meaning of the estimators' parameters of the same names;
     ``incremental`` runs one epoch of gradient descent (``partial_fit``);
