@@ -7,6 +7,9 @@ The public API:
   ready for :func:`scipy.optimize.minimize` with ``jac=True``.
 * :func:`hessian_vector_product`, :func:`gauss_newton_vector_product`: exact
   curvature products for Newton-type solvers.
+* :func:`jacobian_vector_product`, :func:`jacobian_transpose_vector_product`,
+  :func:`output_jacobian`, :func:`gauss_newton_matrix`: the Jacobian of the
+  network's logits and the dense Gauss-Newton matrix (Levenberg-Marquardt).
 * :func:`check_gradient`: central finite differences against ``D``.
 * :func:`init_params`, :func:`pack_params`, :func:`unpack_params`,
   :func:`n_params`, :func:`predict_network`: the flat parameter layout.
@@ -22,6 +25,12 @@ from skbackprop._engine.functional import (
     hessian_vector_product,
     predict_network,
 )
+from skbackprop._engine.functional_jacobian import (
+    gauss_newton_matrix,
+    jacobian_transpose_vector_product,
+    jacobian_vector_product,
+    output_jacobian,
+)
 from skbackprop._engine.gradcheck import check_gradient
 from skbackprop._engine.params import init_params, n_params, pack_params, unpack_params
 from skbackprop._persistence import InconsistentVersionWarning, trusted_types
@@ -34,10 +43,14 @@ __all__ = [
     "__version__",
     "check_gradient",
     "cost_grad",
+    "gauss_newton_matrix",
     "gauss_newton_vector_product",
     "hessian_vector_product",
     "init_params",
+    "jacobian_transpose_vector_product",
+    "jacobian_vector_product",
     "n_params",
+    "output_jacobian",
     "pack_params",
     "predict_network",
     "trusted_types",

@@ -28,11 +28,15 @@ from skbackprop._training.scipy_bridge import (
     uses_hessp,
 )
 from skbackprop._training.settings import Settings
-from skbackprop._training.solve import train
+from skbackprop._training.solve import SOLVERS, train
 
-# Every accepted spelling of the SciPy methods, plus scikit-learn's "lbfgs".
+# The package's own solvers, every accepted spelling of the SciPy methods,
+# plus scikit-learn's "lbfgs".
 _SOLVER_NAMES = (
-    {"gd", "lbfgs"} | set(SCIPY_METHODS) | {name.lower() for name in SCIPY_METHODS}
+    set(SOLVERS)
+    | {"lbfgs"}
+    | set(SCIPY_METHODS)
+    | {name.lower() for name in SCIPY_METHODS}
 )
 
 
@@ -174,11 +178,11 @@ class BaseBackprop(PersistenceMixin, BaseEstimator, metaclass=ABCMeta):
 
     # -- parameters --------------------------------------------------------------
     def _solver_name(self):
-        """``"gd"``, SciPy's canonical method name, or the callable itself."""
+        """A name of ``SOLVERS``, SciPy's canonical method name, or the callable."""
         if callable(self.solver):
             return self.solver
-        if self.solver == "gd":
-            return "gd"
+        if self.solver in SOLVERS:
+            return self.solver
         if self.solver == "lbfgs":
             return "L-BFGS-B"
         return canonical_method(self.solver)
@@ -191,7 +195,7 @@ class BaseBackprop(PersistenceMixin, BaseEstimator, metaclass=ABCMeta):
                 "solver_options are passed to SciPy's minimize and do not apply "
                 "to solver='gd'; use learning_rate_init, momentum, batch_size."
             )
-        if self.curvature != "exact" and (solver == "gd" or not uses_hessp(solver)):
+        if self.curvature != "exact" and (solver in SOLVERS or not uses_hessp(solver)):
             raise ValueError(
                 f"curvature={self.curvature!r} needs a solver that uses Hessian-vector "
                 f"products (Newton-CG, trust-ncg, trust-krylov, trust-constr), got "

@@ -39,6 +39,15 @@ def _instances():
             solver="gd", batch_size=16, momentum=0.9, max_iter=50, **small
         ),
         BackpropRegressor(loss="poisson", max_iter=100, **small),
+        # Levenberg-Marquardt and SciPy's least_squares.  Weighted and repeated
+        # rows give the same G, D and residual sums, hence the same path;
+        # least_squares' trust-region path through ReLU's kinks is parted by
+        # rounding (to neighbouring minima), so it runs a smooth activation.
+        BackpropClassifier(solver="lm", max_iter=50, **small),
+        BackpropRegressor(solver="lm", alpha=0.1, max_iter=50, **small),
+        BackpropRegressor(
+            activation="tanh", solver="least_squares", alpha=0.1, max_iter=50, **small
+        ),
     ]
 
 

@@ -278,3 +278,31 @@ def test_dask_stays_optional():
             for name in names:
                 assert name.split(".")[0] not in ("dask", "distributed"), path.name
     assert checked > 20
+
+
+@pytest.mark.parametrize(
+    "Estimator, kind",
+    [(BackpropClassifier, "multiclass"), (BackpropRegressor, "regression")],
+)
+def test_levenberg_marquardt_matches_in_memory(client, Estimator, kind):
+    # G and D summed over the blocks, as the gradient is; cost from forward
+    # passes on the blocks.
+    X, y, sw = _problem(kind=kind)
+    params = dict(
+        hidden_layer_sizes=(5,),
+        activation="tanh",
+        solver="lm",
+        alpha=1e-3,
+        max_iter=4,
+        tol=0.0,
+        random_state=0,
+    )
+    memory = Estimator(**params).fit(X, y, sample_weight=sw)
+    dask_fit = Estimator(**params).fit(
+        _chunked(X, UNEVEN), _chunked(y, 50), sample_weight=_chunked(sw, 30)
+    )
+    _assert_same_fit(memory, dask_fit)
+    with pytest.raises(ValueError, match="least_squares.*in memory.*solver='lm'"):
+        BackpropRegressor(solver="least_squares").fit(
+            _chunked(X, 50), _chunked(X[:, 0], 50)
+        )

@@ -222,6 +222,17 @@ def hold(m, work_per_row):
             yield chosen
 
 
+def single_blas():
+    """Single-threaded BLAS until the context ends, whatever the fit's size.
+
+    For solvers whose own LAPACK calls on small matrices (a Cholesky or SVD
+    of ``n_params`` columns) lose more to BLAS's thread hand-offs than they
+    gain; the row workers still split over the configured BLAS threads.
+    """
+    _BLAS_THREADS.available()  # finds the BLAS libraries on first use
+    return _BLAS_THREADS.single()
+
+
 def map_rows(fn, m, work_per_row):
     """``[fn(k, start, stop), ...]`` over ``n`` equal row ranges, concurrently.
 

@@ -7,7 +7,8 @@ its loss sum and unnormalized ``Delta(l)``; a tree of additions on the
 workers brings them to one parameter-sized vector, and the client adds the
 penalty and divides by ``S`` with :meth:`Network.regularize`, as the
 in-memory :meth:`Network.cost_grad` does.  ``H v`` products for the
-Newton-type solvers are summed the same way.
+Newton-type solvers, and Levenberg-Marquardt's dense Gauss-Newton matrix,
+are summed the same way.
 
 Per evaluation the graph carries the parameter vector (one task, fetched
 once by each worker that needs it) and brings back one ``(J, D)`` pair.
@@ -22,6 +23,8 @@ import uuid
 import numpy as np
 
 from skbackprop._engine.curvature import hessp_sum, regularize_product
+from skbackprop._engine.gauss_newton import gauss_newton_sum, regularize_matrix
+from skbackprop._engine.losses import LOSSES
 from skbackprop._engine.network import Network
 
 # Fan-in of the tree that adds the blocks' partial sums on the workers.
@@ -52,6 +55,35 @@ def block_cost_grad(spec, X, Y, sw, theta):
 def block_hessp(spec, X, Y, sw, theta, v, curvature):
     """The unnormalized ``H v`` (or ``G v``) of one block."""
     return hessp_sum(_network(spec), theta, v, X, Y, sw, curvature)
+
+
+def block_gauss_newton(spec, X, Y, sw, theta):
+    """The unnormalized ``(J, D, G)`` of one block (Levenberg-Marquardt)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        return gauss_newton_sum(_network(spec), theta, X, Y, sw)
+
+
+def block_cost(spec, X, Y, sw, theta):
+    """``sum_i s_i loss_i`` of one block, from a forward pass."""
+    net = _network(spec)
+    with np.errstate(over="ignore", invalid="ignore"):
+        row_loss = LOSSES[net.loss].row_loss(
+            net.forward(theta, X, out_activation=False), Y
+        )
+        return float(row_loss.sum() if sw is None else np.dot(sw, row_loss))
+
+
+def _add_gauss_newtons(*parts):
+    J = sum(p[0] for p in parts)
+    D, G = parts[0][1].copy(), parts[0][2].copy()
+    for p in parts[1:]:
+        D += p[1]
+        G += p[2]
+    return J, D, G
+
+
+def _add_floats(*parts):
+    return sum(parts)
 
 
 def add_cost_grads(*parts):
@@ -198,3 +230,22 @@ class DaskObjective:
         theta, v = net.as_theta(theta), net.as_theta(v)
         Hv = self._sum_blocks(block_hessp, _add_arrays, theta, v, curvature)
         return regularize_product(net, Hv, v, self.alpha, self.weight_sum)
+
+    def cost(self, theta):
+        """``J`` over all blocks, from forward passes only."""
+        net = self.net
+        theta = net.as_theta(theta)
+        J = self._sum_blocks(block_cost, _add_floats, theta)
+        W = theta[: net.n_coefs]
+        J += 0.5 * self.alpha * float(np.einsum("i,i->", W, W))
+        return J / self.weight_sum
+
+    def gauss_newton(self, theta):
+        """``(J, D, G)`` summed over all blocks, as the gradient is."""
+        net = self.net
+        theta = net.as_theta(theta)
+        J, D, G = self._sum_blocks(block_gauss_newton, _add_gauss_newtons, theta)
+        S = self.weight_sum
+        with np.errstate(over="ignore", invalid="ignore"):
+            J, D = net.regularize(theta, J, D, self.alpha, S)
+        return J, D, regularize_matrix(net, G, self.alpha, S)

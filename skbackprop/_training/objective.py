@@ -13,6 +13,7 @@ import numpy as np
 
 from skbackprop._engine import threads
 from skbackprop._engine.curvature import network_hessp
+from skbackprop._engine.gauss_newton import network_cost, network_gauss_newton
 from skbackprop._engine.network import Network
 
 
@@ -42,6 +43,14 @@ class Objective(Protocol):
 
     def hessp(self, theta, v, curvature) -> np.ndarray:
         """``H v`` (``curvature="exact"``) or ``G v`` (``"gauss-newton"``)."""
+        ...
+
+    def cost(self, theta) -> float:
+        """``J`` at ``theta`` alone, from a forward pass (trial steps)."""
+        ...
+
+    def gauss_newton(self, theta) -> tuple[float, np.ndarray, np.ndarray]:
+        """``(J, D, G)`` at ``theta``, ``G`` the dense Gauss-Newton matrix."""
         ...
 
     def threads(self, batch_size=None) -> contextlib.AbstractContextManager:
@@ -98,6 +107,16 @@ class InMemoryObjective:
             self.sample_weight,
             self.alpha,
             curvature,
+        )
+
+    def cost(self, theta):
+        return network_cost(
+            self.net, theta, self.X, self.Y, self.sample_weight, self.alpha
+        )
+
+    def gauss_newton(self, theta):
+        return network_gauss_newton(
+            self.net, theta, self.X, self.Y, self.sample_weight, self.alpha
         )
 
     def threads(self, batch_size=None):

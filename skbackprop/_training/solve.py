@@ -11,6 +11,8 @@ settings through.
 import numpy as np
 
 from skbackprop._training.gd import run_gd
+from skbackprop._training.least_squares import run_least_squares
+from skbackprop._training.lm import run_lm
 from skbackprop._training.progress import Progress
 from skbackprop._training.scipy_bridge import run_scipy
 from skbackprop._training.settings import Result
@@ -28,8 +30,18 @@ def _scipy(objective, theta, progress, settings, rng, optimizer):
     return theta, loss, result, None
 
 
+def _lm(objective, theta, progress, settings, rng, optimizer):
+    theta, loss, result = run_lm(objective, theta, progress, settings)
+    return theta, loss, result, None
+
+
+def _least_squares(objective, theta, progress, settings, rng, optimizer):
+    theta, loss, result = run_least_squares(objective, theta, progress, settings)
+    return theta, loss, result, None
+
+
 # Solvers by name; any other name is a SciPy method (or a callable minimizer).
-SOLVERS = {"gd": _gd}
+SOLVERS = {"gd": _gd, "lm": _lm, "least_squares": _least_squares}
 
 
 def train(

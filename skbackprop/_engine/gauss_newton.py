@@ -1,0 +1,153 @@
+"""The dense Gauss-Newton matrix, with the cost and gradient of the same pass.
+
+The generalized Gauss-Newton matrix (Schraudolph 2002) of the cost of
+:meth:`Network.cost_grad` is::
+
+    G = (1/S) sum_i s_i J_i' H_i J_i + (alpha / S) I_W
+
+with ``J_i`` the Jacobian of row ``i``'s logits
+(:class:`~skbackprop._engine.jacobian.Linearization`), ``H_i`` the loss's
+Hessian in them (``I`` for squared error, ``p(1-p)`` for binary log-loss,
+``diag(p) - p p'`` for softmax log-loss, ``exp(z)`` for Poisson: columns of
+``LOSSES[loss].output_jvp``) and ``I_W`` the identity on the weights only.
+The same Jacobian rows give the gradient, ``D = (1/S) sum_i s_i J_i' d_i(L)
++ (alpha / S) W`` with ``d(L) = A(L) - Y``, so one pass over the rows, block
+by block, yields ``J``, ``D`` and ``G`` in ``O(n_params^2 + rows * n_L *
+n_params)`` memory whatever ``m``.
+"""
+
+import numpy as np
+
+from skbackprop._engine import threads
+from skbackprop._engine.activations import OUTPUT_ACTIVATIONS
+from skbackprop._engine.jacobian import blocks, jacobian_rows
+from skbackprop._engine.losses import LOSSES
+
+
+def output_hessians(net, Z):
+    """The loss's Hessians ``H_i`` in the logits, shape ``(rows, n_L, n_L)``.
+
+    Column ``k`` of every ``H_i`` is ``output_jvp(A, e_k)``, the R-operator's
+    output step along the unit direction.
+    """
+    loss = LOSSES[net.loss]
+    A = OUTPUT_ACTIVATIONS[loss.out_activation](Z.copy())
+    rows, n_out = A.shape
+    H = np.empty((rows, n_out, n_out), net.dtype)
+    E = np.zeros_like(A)
+    for k in range(n_out):
+        E[:, k] = 1
+        H[:, :, k] = loss.output_jvp(A, E)
+        E[:, k] = 0
+    return H
+
+
+def _add_curvature(G, Jac, H, sw):
+    """``G += sum_i s_i J_i' H_i J_i`` over one block.
+
+    Diagonal ``H_i`` (every loss but softmax log-loss) make it ``F' F`` with
+    ``F_i = sqrt(s_i H_i) J_i``: one symmetric rank-k update, which numpy
+    hands to BLAS's syrk (measured 1.6-2.7x faster than the general product
+    ``J' (H J)`` from 97 to 361 parameters).
+    """
+    rows, n_out, P = Jac.shape
+    n = rows * n_out
+    h = np.diagonal(H, axis1=1, axis2=2) if H is not None else None
+    if H is None or n_out == 1 or not np.any(H - h[:, :, None] * np.eye(n_out)):
+        w = h if sw is None else (sw[:, None] if h is None else h * sw[:, None])
+        F = Jac if w is None else Jac * np.sqrt(w)[:, :, None]
+        F = F.reshape(n, P)
+        G += F.T @ F
+    else:
+        if sw is not None:
+            H = H * sw[:, None, None]
+        G += Jac.reshape(n, P).T @ np.matmul(H, Jac).reshape(n, P)
+
+
+def gauss_newton_sum(net, theta, X, Y, sample_weight):
+    """The unnormalized ``(J, D, G)`` of the rows of ``X``, block by block.
+
+    ``sum_i s_i loss_i``, ``sum_i s_i J_i' d_i(L)`` and
+    ``sum_i s_i J_i' H_i J_i``: no penalty and no division by ``S``, the
+    part of :func:`network_gauss_newton` that splits exactly over rows, so
+    that partial sums over a data set's blocks (row workers, Dask blocks)
+    add up to it.
+    """
+    P = net.n_params
+    loss = LOSSES[net.loss]
+    identity = loss.out_activation == "identity"
+    J, D, G = 0.0, np.zeros(P, net.dtype), np.zeros((P, P), net.dtype)
+    for start, stop, lin in blocks(net, theta, X, jacobian_rows(net)):
+        sw = None if sample_weight is None else sample_weight[start:stop]
+        Jac = lin.dense()
+        H = None if identity else output_hessians(net, lin.Z)
+        _add_curvature(G, Jac, H, sw)
+        delta = lin.Z.copy()
+        row_loss = loss.loss_signal(delta, Y[start:stop])  # delta = A(L) - Y
+        if sw is not None:
+            row_loss = row_loss * sw
+            delta *= sw[:, None]
+        J += float(row_loss.sum())
+        D += Jac.reshape(-1, P).T @ delta.ravel()
+    return J, D, G
+
+
+def regularize_matrix(net, G, alpha, S):
+    """Add ``alpha`` to the weights' diagonal and divide by ``S``, in place."""
+    n = net.n_coefs
+    G[np.arange(n), np.arange(n)] += alpha
+    G /= S
+    return G
+
+
+def _weight_sum(X, sample_weight):
+    m = X.shape[0]
+    if m == 0:
+        raise ValueError("Cannot compute the curvature of an empty batch (0 rows).")
+    S = float(m) if sample_weight is None else float(np.sum(sample_weight))
+    if not S > 0:
+        raise ValueError(f"The sample weights must have a positive sum, got {S!r}.")
+    return S
+
+
+def network_gauss_newton(net, theta, X, Y, sample_weight=None, alpha=0.0):
+    """``(J, D, G)`` for a :class:`~skbackprop._engine.network.Network`.
+
+    The cost, its gradient (from the Jacobian rows: equal to
+    :meth:`Network.cost_grad`'s up to rounding) and the regularized
+    Gauss-Newton matrix, in one pass over the rows.
+    """
+    S = _weight_sum(X, sample_weight)
+    theta = net.as_theta(theta)
+
+    def part(k, start, stop):
+        sw = None if sample_weight is None else sample_weight[start:stop]
+        return gauss_newton_sum(net, theta, X[start:stop], Y[start:stop], sw)
+
+    # A row costs about n_L * n_params^2 / 2 multiply-adds in G; the
+    # workers' parts are added in order, so the sums do not depend on timing.
+    work = net.layer_sizes[-1] * net.n_params**2 // 2
+    with np.errstate(over="ignore", invalid="ignore"):
+        parts = threads.map_rows(part, X.shape[0], work)
+        J, D, G = parts[0]
+        for J_k, D_k, G_k in parts[1:]:
+            J += J_k
+            D += D_k
+            G += G_k
+        J, D = net.regularize(theta, J, D, alpha, S)
+    return J, D, regularize_matrix(net, G, alpha, S)
+
+
+def network_cost(net, theta, X, Y, sample_weight=None, alpha=0.0):
+    """The cost ``J`` alone: one forward pass, no backward (trial steps)."""
+    S = _weight_sum(X, sample_weight)
+    theta = net.as_theta(theta)
+    with np.errstate(over="ignore", invalid="ignore"):
+        Z = net.forward(theta, X, out_activation=False)
+        row_loss = LOSSES[net.loss].row_loss(Z, Y)
+        J = float(
+            row_loss.sum() if sample_weight is None else np.dot(sample_weight, row_loss)
+        )
+        W = theta[: net.n_coefs]
+        J += 0.5 * alpha * float(np.einsum("i,i->", W, W))
+    return J / S

@@ -1,0 +1,277 @@
+"""Squared-error regression by :func:`scipy.optimize.least_squares`.
+
+The cost of a squared-error network is half a sum of squared residuals::
+
+    J = 1/2 ||r||^2,   r = [ sqrt(s_i / S) (a_i - y_i) ;  sqrt(alpha / S) W ]
+
+one residual per row and output, plus one per weight for the penalty.  Their
+Jacobian is the logits' Jacobian scaled by ``sqrt(s_i / S)`` over the
+identity on the weights: dense, built block by block, where it fits in
+:data:`DENSE_BYTES`; otherwise a :class:`~scipy.sparse.linalg.LinearOperator`
+whose ``matvec`` is the forward R-operator (``J v``) and ``rmatvec``
+backpropagation (``J' u``), solved with ``tr_solver="lsmr"``.  SciPy's
+robust losses (``loss="soft_l1"``, ``"huber"``...) then minimize
+``1/2 sum_k rho(r_k^2 / c^2) c^2`` instead of ``J``, with
+``c = f_scale / sqrt(S)``: ``f_scale`` is the residual ``a_i - y_i`` (of a
+row of unit weight) where the robust loss leaves the quadratic zone, in the
+targets' units.
+"""
+
+import numbers
+
+import numpy as np
+from scipy.optimize import OptimizeResult, least_squares
+from scipy.sparse.linalg import LinearOperator
+
+from skbackprop._engine import threads
+from skbackprop._engine.jacobian import Linearization, jacobian_rows
+from skbackprop._training.objective import InMemoryObjective
+from skbackprop._training.progress import (
+    Diverged,
+    StopTraining,
+    warn,
+    warn_divergence,
+)
+
+# solver_options passed through to least_squares.
+OPTIONS = {
+    "method",
+    "loss",
+    "f_scale",
+    "x_scale",
+    "tr_solver",
+    "tr_options",
+    "ftol",
+    "xtol",
+    "gtol",
+    "max_nfev",
+}
+
+# The largest dense Jacobian (residuals x parameters, float64) built.
+DENSE_BYTES = 2**28
+
+
+class _IterationLimit(Exception):
+    """max_iter iterations are done."""
+
+
+class Residuals:
+    """The residuals ``r(theta)`` of a squared-error objective and their Jacobian.
+
+    Parameters
+    ----------
+    objective : InMemoryObjective
+        A squared-error objective.
+    """
+
+    def __init__(self, objective):
+        self.objective = o = objective
+        self.net = net = o.net
+        m, n_out = o.Y.shape
+        S = o.weight_sum
+        sw = np.ones(m) if o.sample_weight is None else o.sample_weight
+        self.scale = np.sqrt(np.asarray(sw, dtype=np.float64) / S)
+        self.c = np.sqrt(o.alpha / S)  # the penalty rows' factor
+        self.n_penalty = net.n_coefs if o.alpha > 0 else 0
+        self.shape = (m * n_out + self.n_penalty, net.n_params)
+        self.dense = self.shape[0] * self.shape[1] * 8 <= DENSE_BYTES
+
+    def __call__(self, theta):
+        """``r(theta)``, in float64."""
+        net, o = self.net, self.objective
+        with np.errstate(over="ignore", invalid="ignore"):
+            Z = net.forward(theta, o.X, out_activation=False)
+            R = (Z - o.Y) * self.scale[:, None]
+        return np.concatenate([R.ravel(), self.c * theta[: self.n_penalty]])
+
+    def jacobian(self, theta):
+        """The residuals' Jacobian: a dense array or a LinearOperator."""
+        net, o = self.net, self.objective
+        blocks = []
+        rows = jacobian_rows(net) if self.dense else net.chunk_size
+        params = net.unpack(net.as_theta(theta))
+        for start in range(0, o.n_samples, rows):
+            stop = min(start + rows, o.n_samples)
+            blocks.append((start, stop, Linearization(net, params, o.X[start:stop])))
+        return self._dense(blocks) if self.dense else self._operator(blocks)
+
+    def _dense(self, blocks):
+        n_out, P = self.net.layer_sizes[-1], self.net.n_params
+        Jac = np.zeros(self.shape)
+        for start, stop, lin in blocks:
+            block = lin.dense() * self.scale[start:stop, None, None]
+            Jac[start * n_out : stop * n_out] = block.reshape(-1, P)
+        k = self.n_penalty
+        Jac[self.shape[0] - k :, :k][np.diag_indices(k)] = self.c
+        return Jac
+
+    def _operator(self, blocks):
+        net, n_out, k = self.net, self.net.layer_sizes[-1], self.n_penalty
+        m = self.shape[0] - k
+
+        def matvec(v):
+            v = np.ravel(v)
+            theta_v = net.as_theta(v)
+            out = np.empty(self.shape[0])
+            top = out[:m].reshape(-1, n_out)
+            for start, stop, lin in blocks:
+                top[start:stop] = lin.jvp(theta_v) * self.scale[start:stop, None]
+            out[m:] = self.c * v[:k]
+            return out
+
+        def rmatvec(u):
+            u = np.ravel(u)
+            U = u[:m].reshape(-1, n_out) * self.scale[:, None]
+            U = U.astype(net.dtype, copy=False)
+            out = np.zeros(net.n_params, net.dtype)
+            for start, stop, lin in blocks:
+                lin.vjp(U[start:stop], out)
+            out = out.astype(np.float64)
+            out[:k] += self.c * u[m:]
+            return out
+
+        return LinearOperator(
+            self.shape, matvec=matvec, rmatvec=rmatvec, dtype=np.float64
+        )
+
+
+def least_squares_options(solver_options, settings, dense, weight_sum):
+    """Keyword arguments of :func:`~scipy.optimize.least_squares`, checked."""
+    options = dict(solver_options or {})
+    unknown = sorted(set(options) - OPTIONS)
+    if unknown:
+        raise ValueError(
+            f"solver_options {unknown} are not options of solver='least_squares'; "
+            f"it accepts {sorted(OPTIONS)}."
+        )
+    method = options.setdefault("method", "trf")
+    if method not in ("trf", "dogbox", "lm"):
+        raise ValueError(
+            f"solver_options['method'] must be 'trf', 'dogbox' or 'lm', got {method!r}."
+        )
+    if "f_scale" in options:
+        # The residuals carry the factor sqrt(s_i / S): a soft margin in the
+        # targets' units becomes f_scale / sqrt(S) in theirs.
+        f_scale = options["f_scale"]
+        if not isinstance(f_scale, numbers.Real) or not f_scale > 0:
+            raise ValueError(
+                f"solver_options['f_scale'] must be a positive number, got {f_scale!r}."
+            )
+        options["f_scale"] = float(f_scale) / np.sqrt(weight_sum)
+    # SciPy refuses (lm) or warns about (trf, dogbox) tolerances below
+    # machine epsilon: tol=0 runs to that limit instead.
+    options.setdefault("gtol", max(settings.tol, np.finfo(np.float64).eps))
+    options.setdefault("max_nfev", settings.max_fun)
+    if not dense:
+        if method == "lm" or options.get("tr_solver", "lsmr") != "lsmr":
+            raise ValueError(
+                f"The residuals' Jacobian would take more than {DENSE_BYTES >> 20} "
+                "MiB as a dense matrix, so solver='least_squares' uses it as a "
+                "LinearOperator, which needs tr_solver='lsmr' with method='trf' "
+                "or 'dogbox' (method='lm' factors the dense matrix). Choose "
+                "those, or solver='lm'."
+            )
+        options["tr_solver"] = "lsmr"
+    return options
+
+
+def run_least_squares(objective, theta, progress, settings):
+    """Minimize the residuals of a squared-error ``objective`` from ``theta``.
+
+    Returns ``(theta, loss, optimize_result)``: ``loss`` is the cost ``J`` at
+    the returned parameters (``1/2 ||r||^2``, whatever robust loss was
+    minimized).
+    """
+    if not isinstance(objective, InMemoryObjective):
+        raise ValueError(
+            "solver='least_squares' needs the data in memory; use solver='lm' "
+            "for Dask arrays."
+        )
+    if objective.net.loss != "squared_error":
+        raise ValueError(
+            f"solver='least_squares' fits squared-error regression only, not "
+            f"loss={objective.net.loss!r}; use solver='lm', whose Gauss-Newton "
+            "matrix serves every loss."
+        )
+    residuals = Residuals(objective)
+    options = least_squares_options(
+        settings.solver_options, settings, residuals.dense, objective.weight_sum
+    )
+    theta = np.array(theta, dtype=np.float64)
+    J0 = objective.cost_grad(theta)[0]
+    if not np.isfinite(J0):
+        warn_divergence(settings, J0, 0, J0)
+        return theta, J0, None
+
+    theta0, jacobians = theta, [0]
+
+    def on_iteration(x, f):
+        progress(np.array(x, copy=True), 0.5 * float(f @ f))
+        if progress.n_iter >= settings.max_iter:
+            raise _IterationLimit
+
+    def callback(intermediate_result):
+        on_iteration(intermediate_result.x, intermediate_result.fun)
+
+    kwargs = {"callback": callback}
+    if options["method"] == "lm":
+        # MINPACK takes no callback; it evaluates the Jacobian once per
+        # iteration, at the point its last residuals were evaluated.
+        kwargs = {}
+        memo = {}
+
+        def fun(x):
+            memo["x"], memo["f"] = np.array(x, copy=True), residuals(x)
+            return memo["f"]
+
+        def jac(x):
+            if jacobians[0] and np.array_equal(x, memo["x"]):
+                on_iteration(x, memo["f"])
+            jacobians[0] += 1
+            return residuals.jacobian(x)
+    else:
+        fun, jac = residuals, residuals.jacobian
+
+    stopped, diverged = None, None
+    try:
+        # SciPy's SVD of the dense Jacobian (trf, dogbox) ran 70x faster on
+        # one BLAS thread than on two at 300 x 31 (2 cores).
+        # Far from a minimum a trial's squared residuals can overflow; SciPy
+        # then shrinks its trust region, and numpy's warnings are noise.
+        with threads.single_blas(), np.errstate(over="ignore", invalid="ignore"):
+            result = least_squares(fun, theta, jac=jac, **options, **kwargs)
+    except Diverged as exc:  # an accepted iterate's J overflowed
+        result, stopped = None, "The training loss became non-finite."
+        diverged = (exc.args[0], progress.n_iter + 1)
+    except StopTraining:
+        result, stopped = None, "Stopped by the callback or early stopping."
+    except _IterationLimit:
+        result, stopped = None, "Maximum number of iterations has been exceeded."
+        warn(
+            f"least_squares did not converge after {progress.n_iter} "
+            "iteration(s). Increase max_iter or scale the data."
+        )
+    except KeyboardInterrupt:
+        warn("Training interrupted by user.")
+        result, stopped = None, "Interrupted by the user."
+    if result is None:  # the last iterate with a finite loss
+        theta = theta0 if progress.last_theta is None else progress.last_theta
+        result = OptimizeResult(
+            x=theta, nit=progress.n_iter, status=-2, success=False, message=stopped
+        )
+    else:
+        theta = result.x
+        # The Jacobian and residuals are data-sized (and an operator does not
+        # pickle): the fitted estimator keeps SciPy's summary only.
+        result.pop("jac", None)
+        result.pop("fun", None)
+        if not result.success:
+            warn(
+                f"least_squares did not converge after {result.nfev} "
+                f"evaluations: {result.message} Increase max_fun or scale the "
+                "data."
+            )
+    loss = objective.cost_grad(theta)[0]
+    if diverged is not None:
+        warn_divergence(settings, *diverged, loss)
+    return theta, loss, result

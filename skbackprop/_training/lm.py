@@ -1,0 +1,251 @@
+"""Levenberg-Marquardt on the Gauss-Newton matrix: ``solver="lm"``.
+
+Each iteration builds the Gauss-Newton matrix ``G`` and the gradient ``D``
+at ``theta`` in one pass over the rows (:meth:`Objective.gauss_newton`) and
+solves the damped system::
+
+    (G + mu I) p = -D
+
+by Cholesky.  The step is accepted when it lowers the cost ``J`` (one
+forward pass, :meth:`Objective.cost`); ``mu`` then shrinks (towards the
+Gauss-Newton step).  Otherwise ``mu`` grows (towards a short gradient step
+``-D / mu``) and the system is solved again with the same ``G``.  The run
+ends when ``mu`` exceeds ``mu_max`` (no damped step lowers ``J``: a minimum
+to working precision), when ``max|D| <= tol``, or after ``max_iter``
+iterations.  ``mu`` is in the units of ``G``, the curvature of the cost
+averaged over the rows.
+
+Two damping schedules (``solver_options={"damping": ...}``):
+
+* ``"trainlm"`` (default): Hagan & Menhaj (1994), MATLAB's ``trainlm``:
+  ``mu`` starts at ``1e-3``, is multiplied by ``mu_dec = 0.1`` after an
+  accepted step and by ``mu_inc = 10`` after a rejected one.
+* ``"nielsen"``: the gain-ratio update of Nielsen (1999) (Madsen, Nielsen
+  & Tingleff 2004), a trust-region rule in the form of ``mu``: after an
+  accepted step ``mu *= max(1/3, 1 - (2 rho - 1)^3)`` with ``rho`` the
+  actual over the predicted decrease of ``J``; after a rejected one
+  ``mu *= nu`` and ``nu *= 2`` (``nu`` starts at 2 and returns to 2 on
+  acceptance).
+"""
+
+import numbers
+
+import numpy as np
+from scipy.linalg import get_lapack_funcs
+from scipy.optimize import OptimizeResult
+
+from skbackprop._engine import threads
+from skbackprop._training.progress import (
+    Diverged,
+    StopTraining,
+    warn,
+    warn_divergence,
+)
+
+# solver_options of "lm" and their defaults (Hagan & Menhaj 1994; trainlm).
+DEFAULTS = {
+    "damping": "trainlm",
+    "mu": 1e-3,
+    "mu_dec": 0.1,
+    "mu_inc": 10.0,
+    "mu_max": 1e10,
+}
+
+# The largest network "lm" trains.  G takes 8 n_params^2 bytes (200 MB at
+# 5,000 parameters) and every iteration factors it (n_params^3 / 3 flops);
+# benchmarks/bench_lm.py measures where trust-ncg with Gauss-Newton
+# products, which never forms G, becomes the faster choice.
+MAX_PARAMS = 5000
+
+
+class Trainlm:
+    """``mu`` times ``mu_dec`` after an accepted step, ``mu_inc`` after a
+    rejected one."""
+
+    def __init__(self, options):
+        self.mu = options["mu"]
+        self.dec, self.inc = options["mu_dec"], options["mu_inc"]
+
+    def accepted(self, rho):
+        self.mu *= self.dec
+
+    def rejected(self):
+        self.mu *= self.inc
+
+
+class Nielsen:
+    """Nielsen's gain-ratio update of ``mu`` (a trust-region rule)."""
+
+    def __init__(self, options):
+        self.mu, self.nu = options["mu"], 2.0
+
+    def accepted(self, rho):
+        self.mu *= max(1 / 3, 1 - (2 * rho - 1) ** 3)
+        self.nu = 2.0
+
+    def rejected(self):
+        self.mu *= self.nu
+        self.nu *= 2
+
+
+DAMPINGS = {"trainlm": Trainlm, "nielsen": Nielsen}
+
+
+def lm_options(solver_options):
+    """The damping settings: :data:`DEFAULTS` updated by ``solver_options``."""
+    given = dict(solver_options or {})
+    unknown = sorted(set(given) - set(DEFAULTS))
+    if unknown:
+        raise ValueError(
+            f"solver_options {unknown} are not options of solver='lm'; it "
+            f"accepts {sorted(DEFAULTS)}."
+        )
+    damping = given.pop("damping", DEFAULTS["damping"])
+    if damping not in DAMPINGS:
+        raise ValueError(
+            f"solver_options['damping'] must be one of {sorted(DAMPINGS)}, "
+            f"got {damping!r}."
+        )
+    if damping == "nielsen" and {"mu_inc", "mu_dec"} & set(given):
+        raise ValueError(
+            "mu_inc and mu_dec set the 'trainlm' damping; damping='nielsen' "
+            "adapts mu from the gain ratio."
+        )
+    options = dict(DEFAULTS, damping=damping)
+    for name, value in given.items():
+        if (
+            not isinstance(value, numbers.Real)
+            or isinstance(value, bool)
+            or not np.isfinite(value)
+            or value <= 0
+        ):
+            raise ValueError(
+                f"solver_options[{name!r}] must be a positive finite number, "
+                f"got {value!r}."
+            )
+        options[name] = float(value)
+    if options["mu_dec"] >= 1:
+        raise ValueError(f"mu_dec must be below 1, got {options['mu_dec']!r}.")
+    if options["mu_inc"] <= 1:
+        raise ValueError(f"mu_inc must be above 1, got {options['mu_inc']!r}.")
+    if options["mu_max"] < options["mu"]:
+        raise ValueError(
+            f"mu_max ({options['mu_max']!r}) must be at least mu ({options['mu']!r})."
+        )
+    return options
+
+
+def check_size(n_params):
+    """Refuse networks too large for a dense ``G``, suggesting the alternative."""
+    if n_params > MAX_PARAMS:
+        raise ValueError(
+            f"solver='lm' forms and factors the {n_params} x {n_params} "
+            f"Gauss-Newton matrix ({8 * n_params**2 / 2**20:.0f} MiB), which "
+            f"stops paying above {MAX_PARAMS} parameters. Use "
+            "solver='trust-ncg' with curvature='gauss-newton', which needs only "
+            "products G v, or a smaller network."
+        )
+
+
+def damped_step(G, D, mu):
+    """``p`` solving ``(G + mu I) p = -D``, or None when Cholesky fails.
+
+    LAPACK's ``potrf``/``potrs`` directly: SciPy's ``cho_factor`` and
+    ``cho_solve`` add about 40 us per call, a tenth of an iteration on the
+    smallest networks.
+    """
+    potrf, potrs = get_lapack_funcs(("potrf", "potrs"), (G,))
+    A = G.copy()
+    A.flat[:: A.shape[0] + 1] += mu
+    factor, info = potrf(A, lower=1, overwrite_a=1, clean=0)
+    if info != 0:  # not positive definite in floating point: damp more
+        return None
+    p, info = potrs(factor, -D, lower=1)
+    return p if info == 0 and np.isfinite(p).all() else None
+
+
+def run_lm(objective, theta, progress, settings):
+    """Levenberg-Marquardt on ``objective`` from ``theta``.
+
+    Returns ``(theta, loss, optimize_result)``: the parameters to keep, the
+    cost ``J`` there and an :class:`~scipy.optimize.OptimizeResult`.
+    """
+    options = lm_options(settings.solver_options)
+    check_size(objective.net.n_params)
+    # Measured on 31 to 4,000 parameters (2 cores): the Cholesky factorization
+    # ran 1.4-2000x faster on one BLAS thread than on two, whose hand-offs
+    # dominate small factorizations; G's accumulation splits between the
+    # row workers instead.
+    with threads.single_blas():
+        return _levenberg_marquardt(objective, theta, progress, settings, options)
+
+
+def _levenberg_marquardt(objective, theta, progress, settings, options):
+    damping = DAMPINGS[options["damping"]](options)
+    mu_max = options["mu_max"]
+    theta = np.array(theta, dtype=np.float64)
+    J = objective.cost(theta)
+    nfev, njev, nit = 1, 0, 0
+    if not np.isfinite(J):
+        warn_divergence(settings, J, 0, J)
+        return theta, J, None
+    status, message = 0, "Maximum number of iterations has been exceeded."
+    D = None
+    try:
+        while nit < settings.max_iter and nfev < settings.max_fun:
+            # D and G from one pass over the rows; J is the trial's.
+            _, D, G = objective.gauss_newton(theta)
+            D, G = np.asarray(D, np.float64), np.asarray(G, np.float64)
+            njev += 1
+            if not (np.isfinite(D).all() and np.isfinite(G).all()):
+                raise Diverged(np.nan)
+            if np.max(np.abs(D)) <= settings.tol:
+                status, message = 1, "max|D| <= tol."
+                break
+            while damping.mu <= mu_max:
+                p = damped_step(G, D, damping.mu)
+                if p is not None:
+                    trial = theta + p
+                    J_new = objective.cost(trial)
+                    nfev += 1
+                    # An overflowing trial (J_new inf or nan) is rejected too.
+                    if J_new < J:
+                        # Gain ratio: actual over predicted decrease,
+                        # -p'D - p'Gp/2 = p'(mu p - D)/2 as (G + mu I)p = -D.
+                        predicted = 0.5 * float(p @ (damping.mu * p - D))
+                        damping.accepted((J - J_new) / max(predicted, 1e-300))
+                        theta, J = trial, J_new
+                        break
+                damping.rejected()
+            else:
+                status = 2
+                message = "mu exceeded mu_max: no damped step lowers the loss."
+                break
+            nit += 1
+            progress(theta, J)
+    except StopTraining:
+        status, message = 3, "Stopped by the callback or early stopping."
+    except KeyboardInterrupt:
+        warn("Training interrupted by user.")
+        status, message = 3, "Interrupted by the user."
+    except Diverged:
+        warn_divergence(settings, np.nan, nit + 1, J)
+        status, message = 4, "The gradient or Gauss-Newton matrix is not finite."
+    if status == 0:
+        warn(
+            f"lm did not converge after {nit} iteration(s) and {nfev} cost "
+            "evaluations. Increase max_iter (or max_fun) or scale the data."
+        )
+    result = OptimizeResult(
+        x=theta,
+        fun=J,
+        jac=D,
+        nit=nit,
+        nfev=nfev,
+        njev=njev,
+        mu=damping.mu,
+        status=status,
+        success=status in (1, 2),
+        message=message,
+    )
+    return theta, J, result

@@ -1,0 +1,259 @@
+"""SciPy's least_squares on the network's residuals: ``solver="least_squares"``."""
+
+import pickle
+import warnings
+
+import numpy as np
+import pytest
+from scipy.optimize import least_squares
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import Ridge
+
+from skbackprop import BackpropClassifier, BackpropRegressor, cost_grad
+from skbackprop._engine.network import Network
+from skbackprop._training import least_squares as lsq
+from skbackprop._training.objective import InMemoryObjective
+from skbackprop._training.progress import Progress
+from skbackprop._training.settings import Settings
+
+
+def _regression(n=60, n_outputs=1, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.uniform(-1, 1, (n, 3))
+    Y = np.stack(
+        [np.sin(2 * X[:, 0] + k) + X[:, 1] * X[:, 2] for k in range(n_outputs)],
+        axis=1,
+    )
+    Y += 0.05 * rng.normal(size=Y.shape)
+    return X, Y[:, 0] if n_outputs == 1 else Y
+
+
+def _params(est):
+    return np.concatenate([p.ravel() for p in est.coefs_ + est.intercepts_])
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_residuals_and_their_jacobian(monkeypatch, weighted):
+    X, Y = _regression(n=20, n_outputs=2)
+    sw = np.random.default_rng(1).uniform(0, 2, 20) if weighted else None
+    net = Network((3, 4, 2), "tanh", "squared_error")
+    objective = InMemoryObjective(net, X, Y, sw, 0.3)
+    residuals = lsq.Residuals(objective)
+    theta = np.random.default_rng(2).normal(size=net.n_params)
+    r = residuals(theta)
+    assert r.shape == (20 * 2 + net.n_coefs,)
+    # 1/2 |r|^2 is the package's cost.
+    assert 0.5 * r @ r == pytest.approx(objective.cost_grad(theta)[0], rel=1e-13)
+    # The dense Jacobian against central differences of r.
+    Jac = residuals.jacobian(theta)
+    h = 1e-6
+    fd = np.column_stack(
+        [
+            (residuals(theta + h * e) - residuals(theta - h * e)) / (2 * h)
+            for e in np.eye(net.n_params)
+        ]
+    )
+    np.testing.assert_allclose(Jac, fd, rtol=0, atol=1e-8)
+    # The matrix-free operator's products equal the dense matrix's.
+    monkeypatch.setattr(lsq, "DENSE_BYTES", 0)
+    operator = lsq.Residuals(objective).jacobian(theta)
+    rng = np.random.default_rng(3)
+    v, u = rng.normal(size=net.n_params), rng.normal(size=r.size)
+    np.testing.assert_allclose(operator.matvec(v), Jac @ v, rtol=0, atol=1e-13)
+    np.testing.assert_allclose(operator.rmatvec(u), Jac.T @ u, rtol=0, atol=1e-13)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("method", ["trf", "dogbox", "lm"])
+def test_linear_model_is_ridge_regression(weighted, method):
+    # No hidden layer: J is ridge regression's objective, with the intercept
+    # unpenalized; every method reaches its unique minimum.
+    X, y = _regression()
+    sw = np.random.default_rng(0).uniform(0.5, 2, 60) if weighted else None
+    est = BackpropRegressor(
+        (),
+        solver="least_squares",
+        alpha=2.0,
+        tol=1e-12,
+        solver_options={"method": method},
+    ).fit(X, y, sample_weight=sw)
+    ridge = Ridge(alpha=2.0).fit(X, y, sample_weight=sw)
+    np.testing.assert_allclose(est.coefs_[0].ravel(), ridge.coef_, atol=1e-8)
+    np.testing.assert_allclose(est.intercepts_[0], [ridge.intercept_], atol=1e-8)
+
+
+def test_matrix_free_operator_matches_the_dense_fit(monkeypatch):
+    X, Y = _regression(n_outputs=2)
+    params = dict(activation="tanh", solver="least_squares", alpha=0.01, tol=1e-10)
+    # The same trust-region solver, LSMR, on the dense matrix and the operator.
+    dense = BackpropRegressor(
+        (4,), random_state=0, solver_options={"tr_solver": "lsmr"}, **params
+    ).fit(X, Y)
+    monkeypatch.setattr(lsq, "DENSE_BYTES", 0)
+    operator = BackpropRegressor((4,), random_state=0, **params).fit(X, Y)
+    assert operator.optimize_result_.success
+    assert operator.n_iter_ == dense.n_iter_
+    assert operator.loss_ == pytest.approx(dense.loss_, rel=1e-6)
+    for options in ({"method": "lm"}, {"tr_solver": "exact"}):
+        with pytest.raises(ValueError, match=r"LinearOperator.*tr_solver='lsmr'"):
+            operator.set_params(solver_options=options).fit(X, Y)
+
+
+def test_loss_is_the_package_cost_and_the_robust_loss_resists_outliers():
+    rng = np.random.default_rng(0)
+    X = rng.uniform(-1, 1, (100, 1))
+    y = 3 * X.ravel() - 1 + 0.05 * rng.normal(size=100)
+    y[:10] += rng.choice([-5.0, 5.0], 10)
+    params = dict(solver="least_squares", alpha=0.0, tol=1e-10)
+    plain = BackpropRegressor((), **params).fit(X, y)
+    robust = BackpropRegressor(
+        (), solver_options={"loss": "soft_l1", "f_scale": 0.1}, **params
+    ).fit(X, y)
+    slope_error = [abs(e.coefs_[0].item() - 3) for e in (plain, robust)]
+    assert slope_error[1] < 0.05 < slope_error[0]
+    # loss_ is J (half the mean squared error), not SciPy's robust cost.
+    J = cost_grad(_params(robust), X, y, (1, 1), "relu", "squared_error")[0]
+    assert robust.loss_ == pytest.approx(J, rel=1e-12)
+    assert robust.loss_ > plain.loss_
+    assert robust.optimize_result_.cost < robust.loss_
+
+
+def test_f_scale_is_in_the_targets_units():
+    # Equal to SciPy's fit of the plain residuals a_i - y_i with that f_scale.
+    rng = np.random.default_rng(1)
+    X = rng.uniform(-1, 1, (50, 2))
+    y = X @ [1.0, -2.0] + 0.5 + rng.standard_t(1.5, 50) * 0.2
+    options = {"loss": "huber", "f_scale": 0.3}
+    est = BackpropRegressor(
+        (), solver="least_squares", alpha=0.0, tol=1e-12, solver_options=options
+    ).fit(X, y)
+
+    def residuals(w):
+        return X @ w[:2] + w[2] - y
+
+    direct = least_squares(residuals, np.zeros(3), gtol=1e-12, **options)
+    np.testing.assert_allclose(_params(est), direct.x, atol=1e-7)
+
+
+def test_other_losses_and_dask_are_refused():
+    X, y = _regression(n=20)
+    with pytest.raises(ValueError, match=r"squared-error regression only.*solver='lm'"):
+        BackpropClassifier(solver="least_squares").fit(X, y > 0)
+    with pytest.raises(ValueError, match=r"loss='poisson'.*solver='lm'"):
+        BackpropRegressor(solver="least_squares", loss="poisson").fit(X, np.abs(y))
+
+
+@pytest.mark.parametrize(
+    "options, match",
+    [
+        ({"maxiter": 3}, r"not options of solver='least_squares'.*accepts"),
+        ({"method": "bfgs"}, "must be 'trf', 'dogbox' or 'lm'"),
+        ({"f_scale": -1.0}, "f_scale'] must be a positive number"),
+    ],
+)
+def test_bad_options_raise(options, match):
+    X, y = _regression(n=20)
+    est = BackpropRegressor((3,), solver="least_squares", solver_options=options)
+    with pytest.raises(ValueError, match=match):
+        est.fit(X, y)
+    assert not hasattr(est, "coefs_")
+
+
+@pytest.mark.parametrize("method", ["trf", "lm"])
+def test_progress_callback_and_iteration_limit(method, capsys):
+    X, y = _regression()
+    seen = []
+
+    def callback(state):
+        seen.append(state.fun)
+        return state.nit == 4
+
+    est = BackpropRegressor(
+        (4,),
+        "tanh",
+        solver="least_squares",
+        solver_options={"method": method},
+        callback=callback,
+        verbose=True,
+        random_state=0,
+    ).fit(X, y)
+    assert est.n_iter_ == 4 and seen == est.loss_curve_
+    assert est.optimize_result_.status == -2
+    assert "Iteration 4, loss" in capsys.readouterr().out
+    # The curve records J at every iterate, and decreases.
+    assert np.all(np.diff(est.loss_curve_) < 0)
+    with pytest.warns(ConvergenceWarning, match="did not converge after 2 iter"):
+        BackpropRegressor(
+            (4,),
+            "tanh",
+            solver="least_squares",
+            solver_options={"method": method},
+            max_iter=2,
+            tol=0,
+        ).fit(X, y)
+
+
+def test_early_stopping_and_pickling():
+    X, y = _regression(n=150)
+    est = BackpropRegressor(
+        (20,),
+        "tanh",
+        solver="least_squares",
+        alpha=0.0,
+        tol=0.0,
+        early_stopping=True,
+        n_iter_no_change=3,
+        random_state=0,
+    ).fit(X, y)
+    assert len(est.validation_scores_) == est.n_iter_
+    assert est.best_validation_score_ == max(est.validation_scores_)
+    assert "jac" not in est.optimize_result_
+    clone = pickle.loads(pickle.dumps(est))
+    np.testing.assert_array_equal(clone.predict(X), est.predict(X))
+
+
+def test_non_finite_start_warns():
+    # Finite residuals whose squares overflow: J is inf.
+    X, y = _regression(n=20)
+    with pytest.warns(ConvergenceWarning, match="non-finite"):
+        est = BackpropRegressor((), solver="least_squares").fit(X, y * 1e200)
+    assert est.optimize_result_ is None and est.loss_ == np.inf
+
+
+class _OverflowAt(Progress):
+    """Progress whose ``k``-th iterate reports a non-finite loss."""
+
+    def __init__(self, k):
+        super().__init__(Settings(), None, False, 0, [])
+        self.k = k
+
+    def __call__(self, theta, loss):
+        super().__call__(theta, np.inf if self.n_iter + 1 == self.k else loss)
+
+
+def test_an_overflowing_iterate_keeps_the_last_finite_one():
+    X, y = _regression()
+    net = Network((3, 4, 1), "tanh", "squared_error")
+    objective = InMemoryObjective(net, X, y[:, None], None, 0.0)
+    theta0 = np.random.default_rng(0).normal(size=net.n_params)
+    settings = Settings(solver="least_squares")
+    with pytest.warns(ConvergenceWarning, match="became non-finite"):
+        theta, loss, result = lsq.run_least_squares(
+            objective, theta0, _OverflowAt(3), settings
+        )
+    kept = _OverflowAt(0)
+    with pytest.warns(ConvergenceWarning, match="after 2 iteration"):
+        lsq.run_least_squares(objective, theta0, kept, Settings(max_iter=2))
+    np.testing.assert_array_equal(theta, kept.last_theta)
+    assert loss == objective.cost_grad(theta)[0]
+    assert result.status == -2 and not result.success
+
+
+def test_max_fun_limits_the_evaluations():
+    X, y = _regression()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        with pytest.raises(ConvergenceWarning, match="evaluations"):
+            BackpropRegressor(
+                (6,), "tanh", solver="least_squares", max_fun=3, tol=0
+            ).fit(X, y)
