@@ -229,8 +229,7 @@ def single_blas():
     of ``n_params`` columns) lose more to BLAS's thread hand-offs than they
     gain; the row workers still split over the configured BLAS threads.
     """
-    _BLAS_THREADS.available()  # finds the BLAS libraries on first use
-    return _BLAS_THREADS.single()
+    return _BLAS.holding(1)
 
 
 def map_rows(fn, m, work_per_row):
