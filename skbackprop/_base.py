@@ -22,6 +22,7 @@ from skbackprop._engine.curvature import CURVATURES
 from skbackprop._engine.network import Network
 from skbackprop._engine.params import check_sizes, init_params, pack_params
 from skbackprop._persistence import PersistenceMixin
+from skbackprop._posterior import fit_posterior
 from skbackprop._training.scipy_bridge import (
     SCIPY_METHODS,
     canonical_method,
@@ -53,7 +54,7 @@ class BaseBackprop(PersistenceMixin, BaseEstimator, metaclass=ABCMeta):
         ],
         "activation": [StrOptions(set(HIDDEN_ACTIVATIONS))],
         "solver": [StrOptions(_SOLVER_NAMES), callable],
-        "alpha": [Interval(Real, 0, None, closed="left")],
+        "alpha": [Interval(Real, 0, None, closed="left"), StrOptions({"evidence"})],
         "batch_size": [None, Interval(Integral, 1, None, closed="left")],
         "learning_rate": [StrOptions({"constant", "invscaling", "adaptive"})],
         "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
@@ -201,6 +202,13 @@ class BaseBackprop(PersistenceMixin, BaseEstimator, metaclass=ABCMeta):
                 f"products (Newton-CG, trust-ncg, trust-krylov, trust-constr), got "
                 f"solver={self.solver!r}."
             )
+        evidence = isinstance(self.alpha, str)
+        if evidence and (incremental or self.early_stopping):
+            raise ValueError(
+                "alpha='evidence' re-estimates alpha from fits on the whole "
+                "training set: it does not combine with "
+                + ("partial_fit." if incremental else "early_stopping=True.")
+            )
         return Settings(
             solver=solver,
             max_iter=self.max_iter,
@@ -219,6 +227,7 @@ class BaseBackprop(PersistenceMixin, BaseEstimator, metaclass=ABCMeta):
             momentum=self.momentum,
             nesterovs_momentum=self.nesterovs_momentum,
             incremental=incremental,
+            evidence=evidence,
         )
 
     def _network(self, sizes, dtype):
@@ -317,6 +326,9 @@ class BaseBackprop(PersistenceMixin, BaseEstimator, metaclass=ABCMeta):
         self.optimize_result_ = result.optimize_result
         if result.optimizer is not None:
             self._optimizer = result.optimizer
+        fit_posterior(
+            self, objective, result, None if incremental else data.rows(objective)
+        )
         return self
 
     # -- predict -----------------------------------------------------------------

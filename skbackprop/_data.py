@@ -85,6 +85,10 @@ class InMemory:
     def predictor(self, est, X):
         return _InMemoryPredictor(est, X)
 
+    def rows(self, objective):
+        """``(X, sample_weight)`` of the training rows (the fitted posterior)."""
+        return objective.X, objective.sample_weight
+
 
 class _InMemoryPredictor:
     """The outputs of a fitted estimator on validated in-memory ``X``."""
@@ -107,6 +111,10 @@ class _InMemoryPredictor:
         net = est._network(est._fitted_sizes(), dtype)
         A = net.forward((est.coefs_, est.intercepts_), self.X)
         return transform(A, *args)
+
+    def rows(self):
+        """The validated rows (error bars are computed on them)."""
+        return self.X
 
     def score(self, y, sample_weight):
         transform, args = self.est._output_transform("predict")

@@ -32,13 +32,18 @@ def test_conjugate_gradients_solves_and_its_lanczos_matrix_has_the_quadrature():
     assert quadrature == pytest.approx(exact, rel=1e-8)
 
 
-def test_estimates_converge_to_the_exact_trace_and_log_det():
+@pytest.mark.parametrize("precondition", [False, True])
+def test_estimates_converge_to_the_exact_trace_and_log_det(precondition):
     n = 60
     M = _spd(n, 2)
+    # Uneven scales, as between a network's weights and biases.
+    d = np.logspace(-2, 2, n)
+    M = M * np.sqrt(d)[:, None] * np.sqrt(d)[None, :]
+    scale = 1 / np.sqrt(np.diag(M)) if precondition else np.ones(n)
     mask = (np.arange(n) < 40).astype(float)
     probes = rademacher(np.random.RandomState(3), 400, n)
     trace, log_det, n_products = trace_and_log_det(
-        lambda v: M @ v, probes, mask, 1e-10, 200
+        lambda v: scale * (M @ (scale * v)), scale, probes, mask, 1e-10, 500, 60
     )
     exact_trace = np.trace(np.linalg.inv(M)[:40, :40])
     exact_log_det = np.linalg.slogdet(M)[1]

@@ -3,15 +3,19 @@
 For a symmetric positive definite ``M`` available only as ``v -> M v``, and
 probes ``z`` with independent Rademacher (+-1) entries:
 
-* Hutchinson's (1990) estimator: ``tr(P M^-1) = E[(P z)' M^-1 z]``, with
-  ``x = M^-1 z`` by conjugate gradients (Hestenes & Stiefel 1952);
+* Hutchinson's (1990) estimator: ``tr(P M^-1 P) = E[(P z)' M^-1 (P z)]``,
+  with ``M^-1 (P z)`` by conjugate gradients (Hestenes & Stiefel 1952);
 * stochastic Lanczos quadrature (Ubaru, Chen & Saad 2017):
   ``log det M = E[z' log(M) z]``, with ``z' log(M) z ~ ||z||^2 e_1'
-  log(T) e_1`` and ``T`` the Lanczos tridiagonal matrix that the same
-  conjugate-gradient run yields from its step lengths (Saad 2003, 6.7.3).
+  log(T) e_1`` and ``T`` the tridiagonal matrix of a few Lanczos steps from
+  ``z``, which conjugate gradients yield from their step lengths (Saad
+  2003, 6.7.3).
 
-One run of conjugate gradients per probe serves both.  The estimates'
-accuracy is measured in ``benchmarks/bench_evidence.py``.
+Both run on the Jacobi-preconditioned ``D^-1/2 M D^-1/2`` (``D`` the
+diagonal of ``M``), whose eigenvalues are far less spread: ``M^-1 = D^-1/2
+(D^-1/2 M D^-1/2)^-1 D^-1/2`` and ``log det M = log det(D^-1/2 M D^-1/2) +
+sum log D``.  The estimates' accuracy is measured in
+``benchmarks/bench_evidence.py``.
 """
 
 import numpy as np
@@ -56,32 +60,38 @@ def conjugate_gradients(matvec, z, rtol, maxiter):
     return x, diag, off, len(steps)
 
 
-def trace_and_log_det(matvec, probes, mask, rtol, maxiter):
-    """Estimates of ``tr(P M^-1)`` and ``log det M``, and the products used.
+def trace_and_log_det(matvec, scale, probes, mask, rtol, maxiter, lanczos_steps):
+    """Estimates of ``tr(P M^-1 P)`` and ``log det M``, and the products used.
 
     Parameters
     ----------
     matvec : callable
-        ``v -> M v`` for float64 ``v``.
+        ``v -> D^-1/2 M D^-1/2 v`` for float64 ``v``.
+    scale : ndarray of shape (n,)
+        ``D^-1/2`` (ones for no preconditioning).
     probes : ndarray of shape (n_probes, n)
         Rademacher probes (:func:`rademacher`).
     mask : ndarray of shape (n,)
         The 0/1 diagonal of ``P``.
     rtol, maxiter
-        Stopping rule of the conjugate gradients of each probe.
+        Stopping rule of the conjugate gradients of the trace.
+    lanczos_steps : int
+        Lanczos steps of the log-determinant's quadrature.
 
     Returns
     -------
     trace, log_det : float
         The averages over the probes.
     n_products : int
-        The number of products ``M v`` evaluated.
+        The number of products evaluated.
     """
     traces, log_dets, n_products = [], [], 0
     for z in probes:
-        x, diag, off, k = conjugate_gradients(matvec, z, rtol, maxiter)
-        n_products += k
-        traces.append(float((mask * z) @ x))
+        w = mask * z
+        x, _, _, k = conjugate_gradients(matvec, scale * w, rtol, maxiter)
+        traces.append(float(w @ (scale * x)))
+        _, diag, off, steps = conjugate_gradients(matvec, z, rtol, lanczos_steps)
+        n_products += k + steps
         if len(diag) == 1:
             values, first = diag, np.ones(1)
         else:
@@ -90,4 +100,5 @@ def trace_and_log_det(matvec, probes, mask, rtol, maxiter):
         # Rounding can make a tiny Ritz value non-positive: clip it.
         values = np.maximum(values, np.finfo(float).tiny)
         log_dets.append(float(z @ z) * float(first**2 @ np.log(values)))
-    return float(np.mean(traces)), float(np.mean(log_dets)), n_products
+    log_det = float(np.mean(log_dets)) - 2.0 * float(np.sum(np.log(scale)))
+    return float(np.mean(traces)), log_det, n_products

@@ -14,7 +14,9 @@ class Settings:
     ``solver`` is ``"gd"``, SciPy's canonical name of a ``minimize`` method,
     or a callable minimizer in SciPy's custom-method protocol.  The other
     fields have the meaning of the estimators' parameters of the same names;
-    ``incremental`` runs one epoch of gradient descent (``partial_fit``).
+    ``incremental`` runs one epoch of gradient descent (``partial_fit``);
+    ``evidence`` re-estimates the penalty by the evidence
+    (``alpha="evidence"``, :mod:`~skbackprop._training.evidence`).
     """
 
     solver: Any = "L-BFGS-B"
@@ -34,6 +36,7 @@ class Settings:
     momentum: float = 0.0
     nesterovs_momentum: bool = False
     incremental: bool = False
+    evidence: bool = False
 
 
 @dataclass
@@ -42,7 +45,10 @@ class Result:
 
     ``loss`` is the cost ``J`` at ``theta``; ``optimizer`` is the gradient
     descent's state (None for the other solvers), for ``partial_fit`` to
-    continue from.
+    continue from.  With ``alpha="evidence"``, ``alpha``, ``gamma`` (the
+    well-determined weights), ``noise_variance`` (squared error),
+    ``evidence_curve`` and ``factor`` (the Cholesky factor of the posterior
+    precision over ``beta``, when formed) describe the fitted posterior.
     """
 
     theta: np.ndarray
@@ -54,3 +60,8 @@ class Result:
     best_validation_score: float | None = None
     optimize_result: Any = None
     optimizer: Any = None
+    alpha: float | None = None
+    gamma: float | None = None
+    noise_variance: float | None = None
+    evidence_curve: list | None = None
+    factor: np.ndarray | None = None
