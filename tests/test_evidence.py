@@ -87,6 +87,21 @@ def test_stochastic_estimates_agree_with_the_exact_ones(noisy_problem):
     assert stochastic.log_evidence == pytest.approx(exact.log_evidence, rel=0.1)
 
 
+def test_above_the_exact_limit_the_loop_runs_on_estimates(monkeypatch, noisy_problem):
+    X, y = noisy_problem(m=150)
+    kwargs = dict(alpha="evidence", max_iter=500, random_state=0)
+    exact = BackpropRegressor((5,), "tanh", **kwargs).fit(X, y.ravel())
+    monkeypatch.setattr(evidence, "EXACT_LIMIT", 10)
+    estimated = BackpropRegressor((5,), "tanh", **kwargs).fit(X, y.ravel())
+    assert exact._laplace["kind"] == "full"
+    assert estimated._laplace["kind"] == "last-layer"
+    assert estimated.n_effective_params_ == pytest.approx(
+        exact.n_effective_params_, rel=0.05
+    )
+    assert estimated.alpha_ == pytest.approx(exact.alpha_, rel=0.2)
+    assert estimated.noise_variance_ == pytest.approx(exact.noise_variance_, rel=0.05)
+
+
 def test_the_loop_settles_at_a_fixed_point_of_the_re_estimates(noisy_problem):
     X, y = noisy_problem(m=150)
     with warnings.catch_warnings():
