@@ -32,6 +32,7 @@ same ``M`` for every output, ``M = Phi' S Phi + alpha P + epsilon (I - P)``
 
 import numpy as np
 from scipy.linalg import LinAlgError, cholesky, solve_triangular
+from scipy.linalg.lapack import dtrtri as trtri
 
 from skbackprop._engine.activations import HIDDEN_ACTIVATIONS
 from skbackprop._engine.gauss_newton import output_hessians
@@ -113,13 +114,16 @@ def gauss_newton_diagonal(net, theta, X, sample_weight):
 
 
 def weight_trace(L, n_coefs):
-    """``tr(P M^-1)``, the sum of the first ``n_coefs`` diagonal entries of ``M^-1``."""
+    """``tr(P M^-1)``: the sum of squares of the first ``n_coefs`` columns of
+    ``L^-1`` (``M^-1 = L^-T L^-1``), by LAPACK's triangular inverse (a third
+    of ``n^3`` multiply-adds, half those of a triangular solve)."""
     if n_coefs == 0:
         return 0.0
-    E = np.zeros((len(L), n_coefs))
-    E[np.arange(n_coefs), np.arange(n_coefs)] = 1.0
-    Z = solve_triangular(L, E, lower=True, check_finite=False)
-    return float(np.einsum("ij,ij->", Z, Z))
+    L_inv, info = trtri(L, lower=1)
+    if info:
+        raise ValueError(f"The Cholesky factor is singular (LAPACK info {info}).")
+    W = L_inv[:, :n_coefs]
+    return float(np.einsum("ij,ij->", W, W))
 
 
 def log_det(L):
