@@ -324,6 +324,9 @@ def _summaries(rows):
                 "ratio_cv": float(
                     np.median([x["evidence_mse"] / x["cv_mse"] for x in r])
                 ),
+                "ratio_both": float(
+                    np.median([x["evidence_mse"] / x["oracle_both_mse"] for x in r])
+                ),
                 "noise_ratio": med("noise_ratio"),
                 "noise_range": (
                     min(x["noise_ratio"] for x in r),
@@ -479,7 +482,15 @@ def main():
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--probe-seeds", type=int, default=5)
+    parser.add_argument(
+        "--report-only",
+        action="store_true",
+        help="rewrite evidence.md from evidence.json without measuring",
+    )
     args = parser.parse_args()
+    if args.report_only:
+        write(json.loads((RESULTS / "evidence.json").read_text()))
+        return
     seeds = list(range(args.seeds))
     warnings.simplefilter("ignore", ConvergenceWarning)
     with threadpool_limits(1):

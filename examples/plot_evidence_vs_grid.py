@@ -9,7 +9,9 @@ here 15 values of ``alpha`` times 5 folds, 75 fits and a refit.
 framework: a few warm-started fits, each followed by a re-estimate of
 ``alpha`` from the fitted network's curvature (see :ref:`bayesian`).  On
 Friedman's regression problem #1 (300 training rows, 10 inputs of which 5
-matter) both are compared by test error and by fit time.
+matter) both are compared by test error and by fit time, with
+Levenberg-Marquardt (``solver="lm"``) as the solver, as in MATLAB's
+``trainbr``.
 """
 
 # %%
@@ -48,7 +50,8 @@ def network(**params):
     return BackpropRegressor(
         hidden_layer_sizes=(10,),
         activation="tanh",
-        max_iter=500,
+        solver="lm",
+        max_iter=100,
         random_state=0,
         **params,
     )
