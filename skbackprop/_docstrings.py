@@ -26,6 +26,18 @@ PARAMETERS = """\
           (``max_iter``) and the ``solver_options``.
         - ``"gd"``: gradient descent ``theta <- theta - eta D``, full batch by
           default, mini-batch when ``batch_size`` is set.
+        - ``"lm"``: Levenberg-Marquardt (Hagan & Menhaj 1994; MATLAB's
+          ``trainlm``), every loss: each iteration solves
+          ``(G + mu I) p = -D`` with the dense Gauss-Newton matrix ``G`` by
+          Cholesky.  Often the fastest on small networks (up to a few
+          hundred weights), refused above 3,000; ``solver_options`` sets
+          ``damping`` (``"trainlm"`` or ``"nielsen"``), ``mu``, ``mu_dec``,
+          ``mu_inc``, ``mu_max``.
+        - ``"least_squares"``: :func:`scipy.optimize.least_squares` on the
+          residuals of squared-error regression; ``solver_options`` passes
+          ``method``, ``loss`` (robust losses such as ``"soft_l1"``),
+          ``f_scale`` (in the targets' units), ``x_scale``, ``tr_solver``,
+          ``tr_options``, ``ftol``, ``xtol``, ``gtol``, ``max_nfev``.
 
     alpha : float or "evidence", default=1e-4
         L2 penalty ``lambda`` on the weights (not the biases), scaled as
@@ -62,13 +74,15 @@ PARAMETERS = """\
         Maximum number of iterations (epochs for ``solver="gd"``).
 
     max_fun : int, default=15000
-        Maximum number of cost evaluations of ``"L-BFGS-B"`` and ``"TNC"``.
+        Maximum number of cost evaluations of ``"L-BFGS-B"``, ``"TNC"``,
+        ``"lm"`` and ``"least_squares"``.
 
     tol : float, default=1e-4
         Tolerance: SciPy's ``gtol`` (``ftol`` for SLSQP, ``xtol`` for
-        Newton-CG); for ``solver="gd"`` and early stopping, the improvement
-        of the loss or validation score below which an iteration does not
-        count as progress.
+        Newton-CG; ``"lm"`` stops when ``max|D| <= tol``); for
+        ``solver="gd"`` and early stopping, the improvement of the loss or
+        validation score below which an iteration does not count as
+        progress.
 
     n_iter_no_change : int, default=10
         Iterations without progress (see ``tol``) before ``solver="gd"`` or
@@ -98,8 +112,9 @@ PARAMETERS = """\
 
     solver_options : dict, default=None
         Extra options for the SciPy method (e.g. ``{{"maxcor": 20}}`` for
-        L-BFGS-B); they override the ones derived from ``max_iter``, ``tol``
-        and ``max_fun``.  Unknown options raise a ``ValueError``.
+        L-BFGS-B), ``"lm"`` or ``"least_squares"`` (see ``solver``); they
+        override the ones derived from ``max_iter``, ``tol`` and
+        ``max_fun``.  Unknown options raise a ``ValueError``.
 
     curvature : {{"exact", "gauss-newton"}}, default="exact"
         The curvature products the Newton-type SciPy methods receive: the
@@ -122,7 +137,8 @@ PARAMETERS = """\
 ATTRIBUTES = """\
     loss_ : float
         The cost ``J`` at the final parameters (the last epoch's average for
-        mini-batch gradient descent).
+        mini-batch gradient descent; ``J`` too when ``"least_squares"``
+        minimized a robust loss).
 
     best_loss_ : float or None
         The lowest loss seen; None with early stopping (see
@@ -166,6 +182,9 @@ ATTRIBUTES = """\
     optimize_result_ : scipy.optimize.OptimizeResult or None
         What SciPy returned; None for ``solver="gd"`` or when the fit was
         stopped by the callback, early stopping or an interrupt.
+        ``"lm"`` and ``"least_squares"`` return one when stopped early too
+        (``status`` says why); ``"least_squares"``'s lacks the data-sized
+        ``jac`` and ``fun``.
 
     alpha_ : float
         The penalty of the fit, on the scale of ``alpha``: ``alpha`` itself,

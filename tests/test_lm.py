@@ -78,7 +78,7 @@ def test_multilabel_and_poisson():
     assert est.score(X, Y) > 0.8
     counts = np.random.default_rng(0).poisson(np.exp(0.5 * X[:, 0]))
     reg = BackpropRegressor(
-        (4,), "tanh", solver="lm", loss="poisson", random_state=0
+        (4,), "tanh", solver="lm", loss="poisson", tol=1e-3, random_state=0
     ).fit(X, counts)
     assert reg.optimize_result_.success
     assert np.all(reg.predict(X) > 0)
@@ -133,11 +133,13 @@ def test_float32_data():
         ({"mu": 0.0}, "positive finite number"),
         ({"mu": "big"}, "positive finite number"),
         ({"mu_max": np.inf}, "positive finite number"),
-        ({"mu_dec": 2.0}, "mu_dec must be below 1"),
-        ({"mu_inc": 0.5}, "mu_inc must be above 1"),
+        ({"damping": "trainlm", "mu_dec": 2.0}, "mu_dec must be below 1"),
+        ({"damping": "trainlm", "mu_inc": 0.5}, "mu_inc must be above 1"),
+        ({"mu_dec": 0.5}, r"add damping='trainlm'"),
         ({"mu": 10.0, "mu_max": 1.0}, "must be at least mu"),
         ({"damping": "more"}, r"damping.*must be one of"),
         ({"damping": "nielsen", "mu_inc": 3.0}, "set the 'trainlm' damping"),
+        ({"damping": "trainlm", "mu_inc": 3.0, "mu_dec": 0.5, "mu": 2.0}, None),
     ],
 )
 def test_bad_options_raise_and_leave_the_estimator_unchanged(options, match):
@@ -145,6 +147,10 @@ def test_bad_options_raise_and_leave_the_estimator_unchanged(options, match):
     est = BackpropRegressor((3,), solver="lm", random_state=0).fit(X, y)
     before = _params(est)
     est.set_params(solver_options=options)
+    if match is None:  # valid: a fit that changes the weights
+        est.fit(X[:20], y[:20])
+        assert not np.array_equal(_params(est), before)
+        return
     with pytest.raises(ValueError, match=match):
         est.fit(X[:20], y[:20])
     np.testing.assert_array_equal(_params(est), before)
@@ -178,7 +184,13 @@ def test_callback_verbose_and_iteration_limit(capsys):
     assert est.optimize_result_.status == 3
     assert "Iteration 3, loss" in capsys.readouterr().out
     with pytest.warns(ConvergenceWarning, match="lm did not converge after 2"):
-        BackpropRegressor((5,), "tanh", solver="lm", max_iter=2, tol=0).fit(X, y)
+        est = BackpropRegressor((5,), "tanh", solver="lm", max_iter=2, tol=0)
+        assert "iterations" in est.fit(X, y).optimize_result_.message
+    # max_fun is checked between iterations.
+    with pytest.warns(ConvergenceWarning, match="lm did not converge"):
+        est = BackpropRegressor((5,), "tanh", solver="lm", max_fun=3, tol=0)
+        result = est.fit(X, y).optimize_result_
+    assert result.nfev >= 3 and "cost evaluations" in result.message
 
 
 def test_early_stopping_keeps_the_best_validation_score():

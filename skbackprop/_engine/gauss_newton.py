@@ -16,7 +16,10 @@ by block, yields ``J``, ``D`` and ``G`` in ``O(n_params^2 + rows * n_L *
 n_params)`` memory whatever ``m``.
 """
 
+import functools
+
 import numpy as np
+from scipy.linalg import get_blas_funcs
 
 from skbackprop._engine import threads
 from skbackprop._engine.activations import OUTPUT_ACTIVATIONS
@@ -43,12 +46,13 @@ def output_hessians(net, Z):
 
 
 def _add_curvature(G, Jac, H, sw):
-    """``G += sum_i s_i J_i' H_i J_i`` over one block.
+    """Add ``sum_i s_i J_i' H_i J_i`` of one block to ``G``'s upper triangle.
 
     Diagonal ``H_i`` (every loss but softmax log-loss) make it ``F' F`` with
-    ``F_i = sqrt(s_i H_i) J_i``: one symmetric rank-k update, which numpy
-    hands to BLAS's syrk (measured 1.6-2.7x faster than the general product
-    ``J' (H J)`` from 97 to 361 parameters).
+    ``F_i = sqrt(s_i H_i) J_i``: BLAS's symmetric rank-k update ``syrk``,
+    straight into ``G``, computes one triangle in half the multiply-adds of
+    the general product ``J' (H J)`` (measured 1.7-2x faster from 97 to 501
+    parameters, as numpy's ``F.T @ F`` plus the addition).
     """
     rows, n_out, P = Jac.shape
     n = rows * n_out
@@ -56,8 +60,10 @@ def _add_curvature(G, Jac, H, sw):
     if H is None or n_out == 1 or not np.any(H - h[:, :, None] * np.eye(n_out)):
         w = h if sw is None else (sw[:, None] if h is None else h * sw[:, None])
         F = Jac if w is None else Jac * np.sqrt(w)[:, :, None]
-        F = F.reshape(n, P)
-        G += F.T @ F
+        # G is C-ordered: its transpose is the Fortran array BLAS updates in
+        # place, whose lower triangle is G's upper one.
+        syrk = get_blas_funcs("syrk", (F,))
+        syrk(1.0, F.reshape(n, P).T, beta=1.0, c=G.T, lower=1, overwrite_c=1)
     else:
         if sw is not None:
             H = H * sw[:, None, None]
@@ -89,7 +95,16 @@ def gauss_newton_sum(net, theta, X, Y, sample_weight):
             delta *= sw[:, None]
         J += float(row_loss.sum())
         D += Jac.reshape(-1, P).T @ delta.ravel()
+    # The upper triangle is G's; mirror it into the lower one.
+    lower = _lower_triangle(P)
+    G[lower] = G.T[lower]
     return J, D, G
+
+
+@functools.lru_cache(maxsize=8)
+def _lower_triangle(P):
+    # Computing these indices took as long as a 30-parameter G pass.
+    return np.tril_indices(P, -1)
 
 
 def regularize_matrix(net, G, alpha, S):

@@ -23,8 +23,8 @@ import numpy as np
 from scipy.optimize import OptimizeResult, least_squares
 from scipy.sparse.linalg import LinearOperator
 
-from skbackprop._engine import threads
 from skbackprop._engine.jacobian import Linearization, jacobian_rows
+from skbackprop._training.lm import single_blas_below
 from skbackprop._training.objective import InMemoryObjective
 from skbackprop._training.progress import (
     Diverged,
@@ -234,11 +234,15 @@ def run_least_squares(objective, theta, progress, settings):
 
     stopped, diverged = None, None
     try:
-        # SciPy's SVD of the dense Jacobian (trf, dogbox) ran 70x faster on
-        # one BLAS thread than on two at 300 x 31 (2 cores).
+        # SciPy factors the dense Jacobian (an SVD for trf and dogbox) every
+        # iteration: as lm's Cholesky, on one BLAS thread for small networks
+        # (1.2x faster at 300 x 31 on an idle machine, 70x under load).
         # Far from a minimum a trial's squared residuals can overflow; SciPy
         # then shrinks its trust region, and numpy's warnings are noise.
-        with threads.single_blas(), np.errstate(over="ignore", invalid="ignore"):
+        with (
+            single_blas_below(objective.net.n_params),
+            np.errstate(over="ignore", invalid="ignore"),
+        ):
             result = least_squares(fun, theta, jac=jac, **options, **kwargs)
     except Diverged as exc:  # an accepted iterate's J overflowed
         result, stopped = None, "The training loss became non-finite."

@@ -15,19 +15,26 @@ to working precision), when ``max|D| <= tol``, or after ``max_iter``
 iterations.  ``mu`` is in the units of ``G``, the curvature of the cost
 averaged over the rows.
 
-Two damping schedules (``solver_options={"damping": ...}``):
+Two damping schedules (``solver_options={"damping": ...}``), both from
+``mu = 1e-3``:
 
-* ``"trainlm"`` (default): Hagan & Menhaj (1994), MATLAB's ``trainlm``:
-  ``mu`` starts at ``1e-3``, is multiplied by ``mu_dec = 0.1`` after an
-  accepted step and by ``mu_inc = 10`` after a rejected one.
-* ``"nielsen"``: the gain-ratio update of Nielsen (1999) (Madsen, Nielsen
-  & Tingleff 2004), a trust-region rule in the form of ``mu``: after an
-  accepted step ``mu *= max(1/3, 1 - (2 rho - 1)^3)`` with ``rho`` the
-  actual over the predicted decrease of ``J``; after a rejected one
-  ``mu *= nu`` and ``nu *= 2`` (``nu`` starts at 2 and returns to 2 on
+* ``"nielsen"`` (default): the gain-ratio update of Nielsen (1999)
+  (Madsen, Nielsen & Tingleff 2004), a trust-region rule in the form of
+  ``mu``: after an accepted step ``mu *= max(1/3, 1 - (2 rho - 1)^3)`` with
+  ``rho`` the actual over the predicted decrease of ``J``; after a rejected
+  one ``mu *= nu`` and ``nu *= 2`` (``nu`` starts at 2 and returns to 2 on
   acceptance).
+* ``"trainlm"``: Hagan & Menhaj (1994), MATLAB's ``trainlm``: ``mu`` is
+  multiplied by ``mu_dec = 0.1`` after an accepted step and by
+  ``mu_inc = 10`` after a rejected one.
+
+``benchmarks/bench_lm.py`` measured both on three regression problems and
+five initial weights each: the median time to L-BFGS-B's loss was shorter
+with ``"nielsen"`` on two problems of three and on every network above 200
+weights.
 """
 
+import contextlib
 import numbers
 
 import numpy as np
@@ -42,20 +49,25 @@ from skbackprop._training.progress import (
     warn_divergence,
 )
 
-# solver_options of "lm" and their defaults (Hagan & Menhaj 1994; trainlm).
+# solver_options of "lm" and their defaults (mu_dec and mu_inc: trainlm's).
 DEFAULTS = {
-    "damping": "trainlm",
+    "damping": "nielsen",
     "mu": 1e-3,
     "mu_dec": 0.1,
     "mu_inc": 10.0,
     "mu_max": 1e10,
 }
 
-# The largest network "lm" trains.  G takes 8 n_params^2 bytes (200 MB at
-# 5,000 parameters) and every iteration factors it (n_params^3 / 3 flops);
-# benchmarks/bench_lm.py measures where trust-ncg with Gauss-Newton
-# products, which never forms G, becomes the faster choice.
-MAX_PARAMS = 5000
+# The largest network "lm" trains.  G takes 8 n_params^2 bytes and one
+# iteration about m n_params^2 + n_params^3 / 3 multiply-adds, against
+# L-BFGS-B's 3 m n_params.  Measured (benchmarks/bench_lm.py, Friedman #1,
+# 1,000 rows, one BLAS thread): lm reached L-BFGS-B's loss after 3,000
+# iterations 3.4x sooner at 193 weights, 1.1x at 1,537, and had not reached
+# it in twice L-BFGS-B's time at 3,073 and 4,801.
+MAX_PARAMS = 3000
+
+# Below this many parameters the solver holds BLAS at one thread.
+SINGLE_BLAS_BELOW = 1500
 
 
 class Trainlm:
@@ -108,8 +120,9 @@ def lm_options(solver_options):
         )
     if damping == "nielsen" and {"mu_inc", "mu_dec"} & set(given):
         raise ValueError(
-            "mu_inc and mu_dec set the 'trainlm' damping; damping='nielsen' "
-            "adapts mu from the gain ratio."
+            "mu_inc and mu_dec set the 'trainlm' damping (add "
+            "damping='trainlm'); damping='nielsen', the default, adapts mu "
+            "from the gain ratio."
         )
     options = dict(DEFAULTS, damping=damping)
     for name, value in given.items():
@@ -133,6 +146,20 @@ def lm_options(solver_options):
             f"mu_max ({options['mu_max']!r}) must be at least mu ({options['mu']!r})."
         )
     return options
+
+
+def single_blas_below(n_params):
+    """Single-threaded BLAS for the factorizations of small networks.
+
+    Measured (2 cores, idle): LAPACK's Cholesky ran 1.0-1.6x slower on two
+    BLAS threads than on one up to 1,000 parameters and 1.45x faster from
+    2,000 on; on a loaded machine the threads' hand-offs made small
+    factorizations up to hundreds of times slower.  G's accumulation splits
+    between the row workers either way.
+    """
+    if n_params < SINGLE_BLAS_BELOW:
+        return threads.single_blas()
+    return contextlib.nullcontext()
 
 
 def check_size(n_params):
@@ -172,11 +199,7 @@ def run_lm(objective, theta, progress, settings):
     """
     options = lm_options(settings.solver_options)
     check_size(objective.net.n_params)
-    # Measured on 31 to 4,000 parameters (2 cores): the Cholesky factorization
-    # ran 1.4-2000x faster on one BLAS thread than on two, whose hand-offs
-    # dominate small factorizations; G's accumulation splits between the
-    # row workers instead.
-    with threads.single_blas():
+    with single_blas_below(objective.net.n_params):
         return _levenberg_marquardt(objective, theta, progress, settings, options)
 
 
@@ -189,8 +212,7 @@ def _levenberg_marquardt(objective, theta, progress, settings, options):
     if not np.isfinite(J):
         warn_divergence(settings, J, 0, J)
         return theta, J, None
-    status, message = 0, "Maximum number of iterations has been exceeded."
-    D = None
+    status, message, D = 0, None, None
     try:
         while nit < settings.max_iter and nfev < settings.max_fun:
             # D and G from one pass over the rows; J is the trial's.
@@ -232,6 +254,11 @@ def _levenberg_marquardt(objective, theta, progress, settings, options):
         warn_divergence(settings, np.nan, nit + 1, J)
         status, message = 4, "The gradient or Gauss-Newton matrix is not finite."
     if status == 0:
+        message = (
+            "Maximum number of iterations has been exceeded."
+            if nit >= settings.max_iter
+            else "Maximum number of cost evaluations has been exceeded."
+        )
         warn(
             f"lm did not converge after {nit} iteration(s) and {nfev} cost "
             "evaluations. Increase max_iter (or max_fun) or scale the data."
