@@ -7,11 +7,11 @@ The usual way to choose the L2 penalty is a cross-validated grid search:
 here 15 values of ``alpha`` times 5 folds, 75 fits and a refit.
 ``alpha="evidence"`` chooses it from one training set by MacKay's evidence
 framework: a few warm-started fits, each followed by a re-estimate of
-``alpha`` from the fitted network's curvature (see :ref:`bayesian`).  On
-Friedman's regression problem #1 (300 training rows, 10 inputs of which 5
-matter) both are compared by test error and by fit time, with
-Levenberg-Marquardt (``solver="lm"``) as the solver, as in MATLAB's
-``trainbr``.
+``alpha`` from the fitted network's curvature (see :ref:`bayesian`).  The
+evidence also compares fits: of several started from different initial
+weights, the one with the largest evidence is kept.  On Friedman's
+regression problem #1 (300 training rows, 10 inputs of which 5 matter) both
+ways are compared by test error and by fit time.
 """
 
 # %%
@@ -46,14 +46,13 @@ print(f"true noise variance in standardized units: {1 / y_sd**2:.4f}")
 warnings.filterwarnings("ignore", category=ConvergenceWarning)
 
 
-def network(**params):
+def network(alpha=1e-4, random_state=0):
     return BackpropRegressor(
         hidden_layer_sizes=(10,),
         activation="tanh",
-        solver="lm",
-        max_iter=100,
-        random_state=0,
-        **params,
+        alpha=alpha,
+        max_iter=500,
+        random_state=random_state,
     )
 
 
@@ -73,13 +72,23 @@ print(
 # %%
 # The evidence
 # ------------
+# Five evidence fits from different initial weights; each prints its final
+# log evidence and, for reference, its test error.  The largest evidence is
+# kept.
 start = time.perf_counter()
-reg = network(alpha="evidence").fit(X_train, y_train)
+fits = [network("evidence", random_state=r).fit(X_train, y_train) for r in range(5)]
 evidence_time = time.perf_counter() - start
+for r, fitted in enumerate(fits):
+    test = mean_squared_error(y_test, fitted.predict(X_test))
+    print(
+        f"random_state={r}: log evidence {fitted.evidence_curve_[-1]:8.1f}, "
+        f"alpha_ = {fitted.alpha_:.3g}, test MSE {test:.4f}"
+    )
+reg = max(fits, key=lambda fitted: fitted.evidence_curve_[-1])
 evidence_mse = mean_squared_error(y_test, reg.predict(X_test))
 print(
-    f"alpha='evidence': alpha_ = {reg.alpha_:.3g}, test MSE {evidence_mse:.4f}, "
-    f"{evidence_time:.1f} s ({len(reg.evidence_curve_)} outer iterations)"
+    f"alpha='evidence', best of 5: alpha_ = {reg.alpha_:.3g}, test MSE "
+    f"{evidence_mse:.4f}, {evidence_time:.1f} s for the five"
 )
 print(
     f"noise_variance_ = {reg.noise_variance_:.4f}, "
@@ -90,9 +99,14 @@ print(
 # Test error against alpha
 # ------------------------
 # The test error of a fit at each ``alpha`` of the grid (for reference only:
-# neither method sees the test set), with the two choices marked.
+# neither method sees the test set), with the two choices marked.  On this
+# data set the grid search's ``alpha`` generalizes better, for about ten
+# times the fit time; over five data sets drawn the same way
+# (``benchmarks/results/evidence.md``) the evidence's choice was on median
+# 10% worse than the best ``alpha`` of the grid, as good as
+# ``GridSearchCV``'s.
 test_mse = [
-    mean_squared_error(y_test, network(alpha=a).fit(X_train, y_train).predict(X_test))
+    mean_squared_error(y_test, network(a).fit(X_train, y_train).predict(X_test))
     for a in alphas
 ]
 fig, (ax, ax_t) = plt.subplots(
@@ -105,7 +119,9 @@ ax.axhline(1 / y_sd**2, color="k", lw=0.8, ls=":", label="noise variance")
 ax.set_xlabel("alpha")
 ax.set_ylabel("test MSE (standardized)")
 ax.legend(fontsize=8)
-ax_t.bar(["GridSearchCV", "evidence"], [grid_time, evidence_time], color=["C1", "C0"])
+ax_t.bar(
+    ["GridSearchCV", "5 evidence fits"], [grid_time, evidence_time], color=["C1", "C0"]
+)
 ax_t.set_ylabel("fit time (s)")
 fig.tight_layout()
 plt.show()
