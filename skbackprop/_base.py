@@ -31,6 +31,7 @@ from skbackprop._engine.network import Network
 from skbackprop._engine.params import check_sizes, init_params, pack_params
 from skbackprop._monotonic import monotonic_bounds
 from skbackprop._persistence import PersistenceMixin
+from skbackprop._posterior import fit_posterior
 from skbackprop._state import (
     LOSS_OF_OUTPUT,
     check_fitted_state,
@@ -87,7 +88,7 @@ class BaseBackprop(PersistenceMixin, BaseEstimator, metaclass=ABCMeta):
         ],
         "activation": [StrOptions(set(HIDDEN_ACTIVATIONS)), list, tuple],
         "solver": [_SolverNames(_SOLVER_NAMES), callable],
-        "alpha": [Interval(Real, 0, None, closed="left")],
+        "alpha": [Interval(Real, 0, None, closed="left"), StrOptions({"evidence"})],
         "batch_size": [None, Interval(Integral, 1, None, closed="left")],
         "learning_rate": [StrOptions({"constant", "invscaling", "adaptive"})],
         "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
@@ -259,6 +260,13 @@ class BaseBackprop(PersistenceMixin, BaseEstimator, metaclass=ABCMeta):
                 f"products (Newton-CG, trust-ncg, trust-krylov, trust-constr), got "
                 f"solver={self.solver!r}."
             )
+        evidence = isinstance(self.alpha, str)
+        if evidence and (incremental or self.early_stopping):
+            raise ValueError(
+                "alpha='evidence' re-estimates alpha from fits on the whole "
+                "training set: it does not combine with "
+                + ("partial_fit." if incremental else "early_stopping=True.")
+            )
         return Settings(
             solver=solver,
             max_iter=self.max_iter,
@@ -277,6 +285,7 @@ class BaseBackprop(PersistenceMixin, BaseEstimator, metaclass=ABCMeta):
             momentum=self.momentum,
             nesterovs_momentum=self.nesterovs_momentum,
             incremental=incremental,
+            evidence=evidence,
         )
 
     def _network(self, sizes, dtype):
@@ -406,6 +415,9 @@ class BaseBackprop(PersistenceMixin, BaseEstimator, metaclass=ABCMeta):
             self._optimizer = result.optimizer
         elif first_pass:  # a fresh start forgets an earlier descent's state
             self.__dict__.pop("_optimizer", None)
+        fit_posterior(
+            self, objective, result, None if incremental else data.rows(objective)
+        )
         return self
 
     # -- predict -----------------------------------------------------------------

@@ -19,6 +19,7 @@ from sklearn.utils.validation import column_or_1d, validate_data
 
 from skbackprop._base import BaseBackprop, gd_only
 from skbackprop._docstrings import CLASSIFIER, CLASSIFIER_FIT, REGRESSOR, REGRESSOR_FIT
+from skbackprop._posterior import PREDICT_DOC, predict_with_std
 from skbackprop._targets import check_class_weight, check_same_kind
 
 
@@ -470,21 +471,12 @@ class BackpropRegressor(RegressorMixin, BaseBackprop):
         """
         return self._fit(X, y, sample_weight=sample_weight, incremental=True)
 
-    def predict(self, X):
-        """Predict targets.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Input data.
-
-        Returns
-        -------
-        y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
-            Predictions (the mean count for ``loss="poisson"``); a lazy Dask
-            array for Dask input.
-        """
+    def predict(self, X, return_std=False):
+        if return_std:
+            return predict_with_std(self, X)
         return self._predict(X)
+
+    predict.__doc__ = PREDICT_DOC
 
     def score(self, X, y, sample_weight=None):
         return self._score(X, y, sample_weight)

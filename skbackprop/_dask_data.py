@@ -116,6 +116,12 @@ def _column_or_1d(y):
 
 def _unsupported(est, n_samples):
     """Settings that need the data on the client: refuse them clearly."""
+    if isinstance(est.alpha, str):
+        raise ValueError(
+            "alpha='evidence' is not supported for Dask input: its posterior "
+            "curvature is formed in memory. Fit on a sample in memory to choose "
+            "alpha, then fit the Dask data with that alpha_."
+        )
     if est.early_stopping:
         raise ValueError(
             "early_stopping=True (with validation_fraction or with X_val) is not "
@@ -297,6 +303,10 @@ class Dask:
     def predictor(self, est, X):
         return _DaskPredictor(est, X)
 
+    def rows(self, objective):
+        """None: the Laplace approximation needs the rows in memory."""
+        return None
+
 
 def _forward_block(X, net, params, like, transform, args):
     if X.shape[0] == 0:
@@ -335,6 +345,12 @@ class _DaskPredictor:
             chunks=(X.chunks[0],) + tuple((n,) for n in like.shape[1:]),
             drop_axis=None if like.ndim == 2 else 1,
             meta=np.empty((0,) * like.ndim, like.dtype),
+        )
+
+    def rows(self):
+        raise ValueError(
+            "return_std=True is not supported for Dask input: compute X into "
+            "memory (X.compute()) first."
         )
 
     def score(self, y, sample_weight):

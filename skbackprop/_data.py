@@ -99,6 +99,10 @@ class InMemory:
     def predictor(self, est, X):
         return _InMemoryPredictor(est, X)
 
+    def rows(self, objective):
+        """``(X, sample_weight)`` of the training rows (the fitted posterior)."""
+        return objective.X, objective.sample_weight
+
 
 class _InMemoryPredictor:
     """The outputs of a fitted estimator on validated in-memory ``X``."""
@@ -122,6 +126,10 @@ class _InMemoryPredictor:
         A = net.forward((est.coefs_, est.intercepts_), self.X)
         return transform(A, *args)
 
+    def rows(self):
+        """The validated rows (error bars are computed on them)."""
+        return self.X
+
     def score(self, y, sample_weight):
         transform, args = self.est._output_transform("predict")
         y_pred = self.apply(transform, args)
@@ -138,19 +146,22 @@ def _check_weights(est, sample_weight, X, y):
     whatever the weights' scale.
     """
     scale = 1.0
+    # The evidence reads the weights as frequencies (its N is their sum):
+    # alpha="evidence" keeps them as given.
+    keep = isinstance(est.alpha, str)
     if sample_weight is not None:
         # Checked and scaled in float64: 1e308 is a valid weight, not an
         # overflow in float32.
         sample_weight = _check_sample_weight(
             sample_weight, X, dtype=np.float64, ensure_non_negative=True
         )
-        c = weight_scale(sample_weight)
+        c = 1.0 if keep else weight_scale(sample_weight)
         sample_weight = (sample_weight / c).astype(X.dtype, copy=False)
         scale *= c
     target_weights = est._target_weights(y)
     if target_weights is not None:
         target_weights = np.asarray(target_weights, dtype=np.float64)
-        c = weight_scale(target_weights)
+        c = 1.0 if keep else weight_scale(target_weights)
         target_weights = (target_weights / c).astype(X.dtype, copy=False)
         scale *= c
         sample_weight = (
@@ -161,7 +172,7 @@ def _check_weights(est, sample_weight, X, y):
             "The sample weights (times the class weights) sum to zero: "
             "at least one sample must have a positive weight."
         )
-    return sample_weight, scaled_alpha(est.alpha, scale)
+    return sample_weight, est.alpha if keep else scaled_alpha(est.alpha, scale)
 
 
 IN_MEMORY = InMemory()

@@ -55,9 +55,13 @@ PARAMETERS = """\
           ``f_scale`` (in the targets' units), ``x_scale``, ``tr_solver``,
           ``tr_options``, ``ftol``, ``xtol``, ``gtol``, ``max_nfev``.
 
-    alpha : float, default=1e-4
+    alpha : float or "evidence", default=1e-4
         L2 penalty ``lambda`` on the weights (not the biases), scaled as
         ``alpha / (2 S) sum ||W||^2`` with ``S`` the total sample weight.
+        ``"evidence"`` sets it from the data by MacKay's evidence framework:
+        fits at fixed ``alpha`` alternate with its re-estimation until it
+        settles (see :ref:`bayesian`); not with ``early_stopping`` or
+        ``partial_fit``, nor for Dask input.
 
     batch_size : int, default=None
         Rows per mini-batch for ``solver="gd"``, reshuffled every epoch when
@@ -258,7 +262,21 @@ ATTRIBUTES = """\
         ``"lm"`` and ``"least_squares"`` return one when stopped early too
         (``status`` says why); ``"least_squares"``'s lacks the data-sized
         ``jac`` and ``fun``.
-"""
+
+    alpha_ : float
+        The penalty of the fit, on the scale of ``alpha``: ``alpha`` itself,
+        or the evidence's choice for ``alpha="evidence"``.
+
+    n_effective_params_ : float or None
+        With ``alpha="evidence"``, the number of parameters the data
+        determine: ``gamma = n_W - alpha tr(P M^-1)`` of the ``n_W``
+        weights, plus the biases.  None otherwise.
+
+    evidence_curve_ : list of float or None
+        With ``alpha="evidence"``, the log evidence ``log p(D | alpha)`` of
+        each outer iteration's fit (its length is the number of outer
+        iterations).  None otherwise.
+{noise}"""
 
 CLASSIFIER = (
     """Neural-network classifier trained by exact batch backpropagation.
@@ -306,7 +324,7 @@ CLASSIFIER = (
         The class labels (for multilabel targets, the label indices).
 
 """
-    + ATTRIBUTES.format()
+    + ATTRIBUTES.format(noise="")
     + """
     See Also
     --------
@@ -362,7 +380,15 @@ REGRESSOR = (
     Attributes
     ----------
 """
-    + ATTRIBUTES.format()
+    + ATTRIBUTES.format(
+        noise="""
+    noise_variance_ : float or None
+        The variance of the targets' Gaussian noise (``1 / beta``), for
+        ``loss="squared_error"``: re-estimated by the evidence, or for a float
+        ``alpha`` from the training residuals (see :ref:`bayesian`); None for
+        ``loss="poisson"``, ``partial_fit`` and Dask input.
+"""
+    )
     + """
     See Also
     --------

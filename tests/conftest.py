@@ -92,3 +92,65 @@ def kink_margin():
     """``kink_margin(theta, X, sizes, activation)``: the smallest ``|z|`` of a
     kinked hidden layer's pre-activations (inf without such layers)."""
     return _kink_margin
+
+
+# -- the Laplace approximation's textbook computations --------------------------
+def _tanh_jacobian(theta, X, sizes):
+    """Jacobian of the logits of a one-hidden-layer tanh network, by loops.
+
+    ``theta`` in the package's layout: W1 (n0 x h), W2 (h x k), b1, b2.
+    Returns shape ``(m, k, n_params)``.
+    """
+    n0, h, k = sizes
+    W1 = theta[: n0 * h].reshape(n0, h)
+    W2 = theta[n0 * h : n0 * h + h * k].reshape(h, k)
+    b1 = theta[n0 * h + h * k : n0 * h + h * k + h]
+    o_W2, o_b1, o_b2 = n0 * h, n0 * h + h * k, n0 * h + h * k + h
+    Jac = np.zeros((X.shape[0], k, len(theta)))
+    for r, x in enumerate(X):
+        a = np.tanh(x @ W1 + b1)
+        for out in range(k):
+            for j in range(h):
+                slope = W2[j, out] * (1 - a[j] ** 2)
+                for i in range(n0):
+                    Jac[r, out, i * h + j] = x[i] * slope
+                Jac[r, out, o_b1 + j] = slope
+                Jac[r, out, o_W2 + j * k + out] = a[j]
+            Jac[r, out, o_b2 + out] = 1.0
+    return Jac
+
+
+def _tanh_logits(theta, X, sizes):
+    n0, h, k = sizes
+    W1 = theta[: n0 * h].reshape(n0, h)
+    W2 = theta[n0 * h : n0 * h + h * k].reshape(h, k)
+    b1 = theta[n0 * h + h * k : n0 * h + h * k + h]
+    b2 = theta[n0 * h + h * k + h :]
+    return np.tanh(X @ W1 + b1) @ W2 + b2
+
+
+def _noisy_problem(m=40, n0=2, k=1, seed=0):
+    rng = np.random.RandomState(seed)
+    X = rng.uniform(-1, 1, (m, n0))
+    y = np.sin(2 * X[:, :1]) + X[:, 1:2] ** 2 + 0.1 * rng.randn(m, k)
+    return X, y
+
+
+@pytest.fixture
+def tanh_jacobian():
+    """``tanh_jacobian(theta, X, sizes)``: the logits' Jacobian of a
+    one-hidden-layer tanh network, written out by hand."""
+    return _tanh_jacobian
+
+
+@pytest.fixture
+def tanh_logits():
+    """``tanh_logits(theta, X, sizes)``: that network's logits."""
+    return _tanh_logits
+
+
+@pytest.fixture
+def noisy_problem():
+    """``noisy_problem(m=40, n0=2, k=1, seed=0) -> (X, y)``: a smooth function
+    of two inputs plus noise of variance 0.01, ``y`` of shape ``(m, k)``."""
+    return _noisy_problem

@@ -18,6 +18,8 @@ class Settings:
     ``incremental`` runs one epoch of gradient descent (``partial_fit``);
     ``bounds``, None or ``(lower, upper)`` per parameter, keeps every
     iterate inside a box (see :mod:`~skbackprop._training.bounds`).
+    ``evidence`` re-estimates the penalty by the evidence
+    (``alpha="evidence"``, :mod:`~skbackprop._training.evidence`).
     """
 
     solver: Any = "L-BFGS-B"
@@ -38,6 +40,7 @@ class Settings:
     nesterovs_momentum: bool = False
     incremental: bool = False
     bounds: tuple | None = None
+    evidence: bool = False
 
 
 @dataclass
@@ -46,7 +49,10 @@ class Result:
 
     ``loss`` is the cost ``J`` at ``theta``; ``optimizer`` is the gradient
     descent's state (None for the other solvers), for ``partial_fit`` to
-    continue from.
+    continue from.  With ``alpha="evidence"``, ``alpha``, ``gamma`` (the
+    well-determined weights), ``noise_variance`` (squared error),
+    ``evidence_curve`` and ``factor`` (the Cholesky factor of the posterior
+    precision over ``beta``, when formed) describe the fitted posterior.
     """
 
     theta: np.ndarray
@@ -58,3 +64,8 @@ class Result:
     best_validation_score: float | None = None
     optimize_result: Any = None
     optimizer: Any = None
+    alpha: float | None = None
+    gamma: float | None = None
+    noise_variance: float | None = None
+    evidence_curve: list | None = None
+    factor: np.ndarray | None = None

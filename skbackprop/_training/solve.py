@@ -11,6 +11,7 @@ settings through.
 import numpy as np
 
 from skbackprop._training.bounds import project
+from skbackprop._training.evidence import run_evidence
 from skbackprop._training.gd import run_gd
 from skbackprop._training.least_squares import run_least_squares
 from skbackprop._training.lm import run_lm
@@ -78,6 +79,8 @@ def train(
     result : Result
         The parameters to keep, the cost there, and the run's record.
     """
+    if settings.evidence:
+        return run_evidence(objective, theta, settings, rng, train)
     run = SOLVERS.get(settings.solver, _scipy)
     gd = settings.solver == "gd"
     progress = Progress(

@@ -1,0 +1,137 @@
+"""The fitted posterior: ``alpha_``, the evidence's attributes, error bars.
+
+After every fit :func:`fit_posterior` sets ``alpha_``,
+``n_effective_params_`` and ``evidence_curve_``, and for a squared-error
+:class:`BackpropRegressor` ``noise_variance_`` and the Laplace
+approximation that :func:`predict_with_std` turns into error bars
+(MacKay 1992)::
+
+    var_k(x) = noise_variance_ (1 + g_k' M^-1 g_k)
+
+with ``M = G_D + alpha P + epsilon (I - P)``
+(:mod:`~skbackprop._engine.laplace`) and ``g_k``
+the gradient of output ``k`` with respect to the parameters:
+
+* ``alpha="evidence"`` on a network of at most :data:`FULL_LIMIT`
+  parameters: the whole network's ``M``, whose Cholesky factor the
+  evidence loop computed (kept: ``8 n_params^2`` bytes);
+* otherwise the last layer's (Kristiadi, Hein & Hennig 2020): the hidden
+  layers held at their fitted values, ``M`` over the output layer's
+  weights and bias, ``n_{L-1} + 1`` square, from one forward pass over the
+  training rows.  With a float ``alpha`` the noise variance is the training
+  residuals' ``2 E_D / (N - gamma)``, ``gamma`` the last layer's effective
+  number of parameters (MacKay's re-estimate of ``beta`` at that ``alpha``).
+"""
+
+import numpy as np
+from sklearn.base import is_regressor
+from sklearn.utils.validation import check_is_fitted
+
+from skbackprop._engine import laplace
+from skbackprop._engine.params import pack_params
+from skbackprop._training.evidence import at_alpha
+
+PREDICT_DOC = """Predict targets, and with ``return_std`` their standard deviations.
+
+    Parameters
+    ----------
+    X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        Input data.
+    return_std : bool, default=False
+        Also return the standard deviation of the predictive
+        distribution of the Laplace approximation (MacKay 1992):
+        ``sqrt(noise_variance_ + g' A^-1 g)``, ``g`` the gradient of the
+        output with respect to the weights and ``A`` the posterior
+        precision (see :ref:`bayesian`).  For ``loss="squared_error"``
+        models fitted by ``fit`` on in-memory data.
+
+    Returns
+    -------
+    y_mean : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+        Predictions (the mean count for ``loss="poisson"``); a lazy Dask
+        array for Dask input.
+    y_std : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+        Standard deviation of the predictive distribution of each
+        output.  Only returned when ``return_std`` is True.
+    """
+
+# The whole network's factor is kept up to this many parameters (32 MB);
+# above, the last layer's.
+FULL_LIMIT = 2000
+# The last layer's matrix is formed up to this many inputs (n_{L-1} + 1).
+LAST_LAYER_LIMIT = 2000
+
+
+def fit_posterior(est, objective, result, rows):
+    """Set the posterior's fitted attributes of ``est`` after a fit.
+
+    ``rows`` is ``(X, sample_weight)`` of the training rows in memory, or
+    None (Dask input, ``partial_fit``): no error bars then.
+    """
+    net, theta = objective.net, result.theta
+    n_b = net.n_params - net.n_coefs
+    evidence = result.evidence_curve is not None
+    alpha = float(result.alpha) if evidence else float(est.alpha)
+    est.alpha_ = alpha
+    est.n_effective_params_ = result.gamma + n_b if evidence else None
+    est.evidence_curve_ = result.evidence_curve
+    if not is_regressor(est):
+        return
+    est.noise_variance_ = result.noise_variance
+    est._laplace = None
+    if net.loss != "squared_error" or rows is None:
+        return
+    if result.factor is not None and net.n_params <= FULL_LIMIT:
+        est._laplace = {"kind": "full", "factor": result.factor}
+        return
+    n = net.layer_sizes[-2]
+    if n + 1 > LAST_LAYER_LIMIT:
+        return
+    X, sample_weight = rows
+    # The objective's alpha goes with its (possibly rescaled) weights.
+    alpha = alpha if evidence else float(objective.alpha)
+    with np.errstate(over="ignore", invalid="ignore"):
+        G = laplace.last_layer_gram(net, theta, X, sample_weight)
+        if not np.isfinite(G).all():
+            return  # the last layer's inputs overflow: no error bars
+        epsilon = laplace.free_precision(np.diag(G))
+        L = laplace.factor(laplace.precision(G, n, alpha, epsilon))
+        if not evidence:
+            S, n_out = objective.weight_sum, net.layer_sizes[-1]
+            E_D = at_alpha(objective, 0.0).cost(theta) * S
+            gamma = n_out * (n + 1 - alpha * laplace.weight_trace(L, n))
+            est.noise_variance_ = 2 * E_D / max(S * n_out - gamma, 1.0)
+    est._laplace = {"kind": "last-layer", "factor": L}
+
+
+def predict_with_std(est, X):
+    """``(y_mean, y_std)`` of the Laplace approximation (see the module)."""
+    check_is_fitted(est)
+    posterior = getattr(est, "_laplace", None)
+    if posterior is None:
+        if est.loss != "squared_error":
+            reason = f"loss={est.loss!r} has no Gaussian noise"
+        else:
+            reason = (
+                "the model was trained by partial_fit or on Dask input, or its "
+                f"last hidden layer has more than {LAST_LAYER_LIMIT - 1} units"
+            )
+        raise ValueError(
+            "return_std=True needs the Laplace approximation of a model fitted "
+            f"with loss='squared_error' by fit on in-memory data: {reason}."
+        )
+    predictor = est._predictor(X)
+    X = predictor.rows()
+    transform, args = est._output_transform("predict")
+    dtype = np.result_type(X.dtype, est.coefs_[0].dtype)
+    net = est._network(est._fitted_sizes(), dtype)
+    theta = pack_params(
+        [c.astype(dtype, copy=False) for c in est.coefs_],
+        [b.astype(dtype, copy=False) for b in est.intercepts_],
+    )
+    if posterior["kind"] == "full":
+        q = laplace.full_variances(net, theta, X, posterior["factor"])
+    else:
+        q = laplace.last_layer_variances(net, theta, X, posterior["factor"])
+    y_std = transform(np.sqrt(est.noise_variance_ * (1.0 + q)), *args)
+    return predictor.apply(transform, args), y_std

@@ -1,0 +1,309 @@
+"""MacKay's evidence framework: the penalty set by the data, ``alpha="evidence"``.
+
+The model of MacKay (1992) in the Gauss-Newton form of Foresee & Hagan
+(1997): a Gaussian prior of precision ``alpha_w`` on the weights ``W`` (the
+biases, unpenalized in the fit, a broad one) and, for squared error,
+Gaussian noise of precision ``beta``.  The posterior's negative log is
+``beta E_D + alpha_w E_W``, with::
+
+    E_D = 1/2 sum_i s_i ||a_i - y_i||^2      (the loss sum for the other losses)
+    E_W = 1/2 ||W||^2
+
+which the package's cost ``J = (E_D + alpha E_W) / S`` minimizes with
+``alpha = alpha_w / beta`` (``beta = 1`` for the log-losses and Poisson).
+At the fitted ``theta`` the posterior precision is ``A = beta M``,
+``M = G_D + alpha P + epsilon (I - P)``
+(:mod:`~skbackprop._engine.laplace`); the number of
+well-determined weights and the re-estimates that maximize the evidence
+are::
+
+    gamma   = n_W - alpha tr(P M^-1)
+    alpha_w = gamma / (2 E_W)
+    beta    = (N - gamma - n_b) / (2 E_D)          (squared error only)
+
+with ``N = S * n_outputs`` data and ``n_b`` biases (counted as well
+determined).  The log evidence of the fitted ``alpha`` (at the ``beta`` just
+re-estimated) is::
+
+    log p(D | alpha_w, beta) = -beta E_D - alpha_w E_W - beta epsilon E_b
+        - 1/2 log det A + n_W/2 log alpha_w + n_b/2 log(beta epsilon)
+        + N/2 log beta - N/2 log 2 pi
+
+with ``E_b = 1/2 ||b||^2`` and ``beta epsilon`` the precision of the biases'
+broad prior (:mod:`~skbackprop._engine.laplace`); without the ``N`` terms
+for the other losses, whose ``E_D`` is the negative log-likelihood
+(Poisson's ``log y!`` included).
+
+:func:`run_evidence` alternates a fit at fixed ``alpha`` (the inner solver
+the settings name, warm-started) with these re-estimates until ``alpha``,
+``beta`` and ``gamma`` settle.  ``tr(P M^-1)`` and ``log det M`` come from
+the Cholesky factor of ``M`` for networks of at most :data:`EXACT_LIMIT`
+parameters, and above from :mod:`~skbackprop._engine.hutchinson`'s
+estimates on Gauss-Newton products.
+"""
+
+import copy
+import dataclasses
+import warnings
+from typing import NamedTuple
+
+import numpy as np
+from scipy.special import gammaln, xlogy
+
+from skbackprop._engine import hutchinson, laplace
+from skbackprop._training.progress import warn
+
+# alpha, beta (relative) and gamma (relative to max(gamma, 1)) settle when
+# they change by at most TOL between outer iterations.
+TOL = 1e-2
+MAX_ITER = 50
+
+# Above this many parameters M is not formed (8 n_params^2 bytes: 200 MB)
+# and its trace and log-determinant are estimated from N_PROBES probes,
+# with conjugate gradients to CG_RTOL and LANCZOS_STEPS Lanczos steps.
+# Accuracy and cost of both paths: benchmarks/bench_evidence.py.
+EXACT_LIMIT = 5000
+N_PROBES = 16
+CG_RTOL = 1e-4
+CG_MAXITER = 500
+LANCZOS_STEPS = 500
+
+# The re-estimated alpha stays within these bounds (a constant target, whose
+# weights all vanish, would send it to infinity).
+ALPHA_BOUNDS = (1e-12, 1e12)
+
+
+class Estimate(NamedTuple):
+    """One re-estimation at a fitted ``theta`` (fitted with ``alpha``)."""
+
+    alpha: float
+    beta: float
+    gamma: float
+    log_evidence: float
+    next_alpha: float
+    factor: np.ndarray | None
+
+
+def gaussian(net):
+    """Whether the likelihood has a noise precision (squared error)."""
+    return net.loss == "squared_error"
+
+
+def start_alpha(objective):
+    """The first ``alpha``: weights of unit prior variance (``alpha_w = 1``)
+    and, for squared error, all of the targets' variance taken as noise
+    (``1 / beta = var(y)``, averaged over the outputs)."""
+    if not gaussian(objective.net):
+        return 1.0
+    Y, sw = np.asarray(objective.Y, np.float64), objective.sample_weight
+    var = float(np.mean(np.average((Y - np.average(Y, 0, sw)) ** 2, 0, sw)))
+    return float(np.clip(var, *ALPHA_BOUNDS)) if var > 0 else 1.0
+
+
+def at_alpha(objective, alpha):
+    """The same objective with the penalty ``alpha``."""
+    objective = copy.copy(objective)
+    objective.alpha = alpha
+    return objective
+
+
+def _log_factorials(objective):
+    """``sum_i s_i (log y_i! + y_i - y_i log y_i)``: the Poisson negative
+    log-likelihood minus the package's half deviance."""
+    Y = np.asarray(objective.Y, np.float64)
+    terms = (gammaln(Y + 1) + Y - xlogy(Y, Y)).sum(axis=1)
+    sw = objective.sample_weight
+    return float(terms.sum() if sw is None else np.dot(sw, terms))
+
+
+class Exact:
+    """``tr(P M^-1)``, ``log det M`` and ``L`` from the dense ``M``.
+
+    ``epsilon`` (:func:`~skbackprop._engine.laplace.free_precision`) is set
+    at the first call and kept for the fit, so that the evidence of every
+    outer iteration is that of the same prior.
+    """
+
+    epsilon = None
+
+    def __call__(self, objective, theta):
+        net = objective.net
+        G = at_alpha(objective, 0.0).gauss_newton(theta)[2] * objective.weight_sum
+        if self.epsilon is None:
+            self.epsilon = laplace.free_precision(np.diag(G))
+        M = laplace.precision(G, net.n_coefs, objective.alpha, self.epsilon)
+        L = laplace.factor(M)
+        return laplace.weight_trace(L, net.n_coefs), laplace.log_det(L), L
+
+
+class Stochastic:
+    """The same estimated from Gauss-Newton products (``M`` never formed).
+
+    Preconditioned by ``D = diag(M)``
+    (:func:`~skbackprop._engine.laplace.gauss_newton_diagonal`).  The probes
+    are drawn once per fit, so that the estimates are a smooth function of ``theta`` and
+    ``alpha`` and the outer loop can settle.
+    """
+
+    epsilon = None
+
+    def __init__(self, rng, n):
+        self.probes = hutchinson.rademacher(rng, N_PROBES, n)
+
+    def __call__(self, objective, theta):
+        net, S, alpha = objective.net, objective.weight_sum, objective.alpha
+        d = laplace.gauss_newton_diagonal(
+            net, net.as_theta(theta), objective.X, objective.sample_weight
+        )
+        if self.epsilon is None:
+            self.epsilon = laplace.free_precision(d)
+        free = self.epsilon * laplace.free_entries(net.n_params, net.n_coefs, alpha)
+        mask = (np.arange(net.n_params) < net.n_coefs).astype(np.float64)
+        D = d + alpha * mask + free
+        scale = 1 / np.sqrt(D)
+
+        def matvec(v):
+            v = scale * v
+            Mv = S * np.asarray(objective.hessp(theta, v, "gauss-newton"), float)
+            return scale * (Mv + free * v)
+
+        trace, log_det, _ = hutchinson.trace_and_log_det(
+            matvec, scale, self.probes, mask, CG_RTOL, CG_MAXITER, LANCZOS_STEPS
+        )
+        return trace, log_det, None
+
+
+def reestimate(objective, theta, curvature, constant=0.0):
+    """gamma, beta, the log evidence and the next alpha at ``theta``.
+
+    ``objective.alpha`` is the penalty ``theta`` was fitted with;
+    ``constant`` is added to the loss sum to make it the negative
+    log-likelihood (Poisson).
+    """
+    net, S, alpha = objective.net, objective.weight_sum, objective.alpha
+    n_W, n_b = net.n_coefs, net.n_params - net.n_coefs
+    trace, log_det_M, L = curvature(objective, theta)
+    gamma = float(np.clip(n_W - alpha * trace, 0.0, n_W))
+    E_D = float(at_alpha(objective, 0.0).cost(theta)) * S
+    theta = np.asarray(theta, np.float64)
+    E_W = 0.5 * float(theta[:n_W] @ theta[:n_W])
+    E_b = 0.5 * float(theta[n_W:] @ theta[n_W:])
+    tiny = np.finfo(float).tiny
+    if gaussian(net):
+        N = S * net.layer_sizes[-1]
+        beta = max(N - gamma - n_b, 1.0) / max(2.0 * E_D, tiny)
+        noise = 0.5 * N * (np.log(beta) - np.log(2 * np.pi))
+    else:
+        beta, noise = 1.0, 0.0
+    alpha_w, alpha_b = alpha * beta, curvature.epsilon * beta
+    log_evidence = (
+        -beta * (E_D + constant)
+        - alpha_w * E_W
+        - alpha_b * E_b
+        - 0.5 * (net.n_params * np.log(beta) + log_det_M)
+        + 0.5 * n_W * np.log(max(alpha_w, tiny))
+        + 0.5 * n_b * np.log(alpha_b)
+        + noise
+    )
+    next_alpha = gamma / max(2.0 * E_W, tiny) / beta
+    next_alpha = float(np.clip(next_alpha, *ALPHA_BOUNDS))
+    return Estimate(alpha, beta, gamma, float(log_evidence), next_alpha, L)
+
+
+def _settled(new, old):
+    return (
+        abs(np.log(new.next_alpha / new.alpha)) <= TOL
+        and old is not None
+        and abs(np.log(new.beta / old.beta)) <= TOL
+        and abs(new.gamma - old.gamma) <= TOL * max(old.gamma, 1.0)
+    )
+
+
+def run_evidence(objective, theta, settings, rng, fit):
+    """Fit with ``alpha`` re-estimated by the evidence until it settles.
+
+    ``fit(objective, theta, settings, rng)`` is one run of the inner solver
+    (:func:`~skbackprop._training.solve.train`), called with
+    ``settings.evidence`` off.  Each outer iteration warm-starts it from the
+    previous one's parameters.  The inner runs' convergence warnings are
+    only shown for the last one.  Returns the
+    :class:`~skbackprop._training.settings.Result` of the whole
+    run: iterations and loss curve summed over the inner runs, and the
+    fitted ``alpha``, ``gamma``, noise variance, evidence curve and the
+    Cholesky factor of ``M`` (exact path).
+    """
+    net = objective.net
+    stopped = []
+
+    def callback(state):
+        try:
+            stop = settings.callback(state)
+        except StopIteration:
+            stop = True
+        if stop is True:
+            stopped.append(True)
+        return stop
+
+    inner = dataclasses.replace(
+        settings,
+        evidence=False,
+        callback=None if settings.callback is None else callback,
+    )
+    if net.n_params <= EXACT_LIMIT:
+        curvature = Exact()
+    else:
+        curvature = Stochastic(rng, net.n_params)
+    constant = _log_factorials(objective) if net.loss == "poisson" else 0.0
+    alpha = start_alpha(objective)
+    n_iter, loss_curve, curve, old = 0, [], [], None
+    with objective.threads(None):
+        for _ in range(MAX_ITER):
+            fitted = at_alpha(objective, alpha)
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                result = fit(fitted, theta, inner, rng)
+            theta = result.theta
+            n_iter += result.n_iter
+            loss_curve += result.loss_curve
+            if settings.verbose:
+                print(f"Evidence: alpha = {alpha:.6g}")
+            new = reestimate(fitted, theta, curvature, constant)
+            curve.append(new.log_evidence)
+            if settings.verbose:
+                print(
+                    f"Evidence: gamma = {new.gamma:.4g}, log evidence = "
+                    f"{new.log_evidence:.8g}, next alpha = {new.next_alpha:.6g}"
+                )
+            # An interrupted inner run warns and returns: end the loop too.
+            interrupted = any("interrupted" in str(w.message) for w in caught)
+            if _settled(new, old) or stopped or interrupted:
+                break
+            old, alpha = new, new.next_alpha
+        else:
+            warn(
+                f"The evidence did not settle in {MAX_ITER} re-estimations of "
+                f"alpha: the fit is that of the last, {new.alpha:.6g}. "
+                "Try another random_state, a smaller network or scaling the "
+                "data."
+            )
+    for w in caught:
+        warn(str(w.message), w.category)
+    if gaussian(net) and new.gamma + (net.n_params - net.n_coefs) >= (
+        objective.weight_sum * net.layer_sizes[-1]
+    ):
+        warn(
+            f"The network has about {new.gamma + net.n_params - net.n_coefs:.0f} "
+            "well-determined parameters for "
+            f"{objective.weight_sum * net.layer_sizes[-1]:.0f} data: the noise "
+            "estimate is unreliable. Use a smaller network or more data."
+        )
+    return dataclasses.replace(
+        result,
+        n_iter=n_iter,
+        loss_curve=loss_curve,
+        alpha=new.alpha,
+        gamma=new.gamma,
+        noise_variance=1.0 / new.beta if gaussian(net) else None,
+        evidence_curve=curve,
+        factor=new.factor,
+    )
