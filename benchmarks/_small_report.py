@@ -291,9 +291,11 @@ def plot(results, path):
         ax.set_ylabel("scikit-learn time / skbackprop time")
     axes[0].legend(fontsize=7, ncol=2)
     info = results["system"]
+    limit = info.get("blas_threads_limit")
+    blas = "default BLAS threads" if limit is None else f"BLAS limited to {limit}"
     fig.suptitle(
         f"skbackprop vs scikit-learn, everyday sizes: {info['cpu']}, "
-        f"{info['cores']} cores, {info['date']} (dotted: 1.3x and 2x)",
+        f"{info['cores']} cores, {blas}, {info['date']} (dotted: 1.3x and 2x)",
         fontsize=10,
     )
     fig.tight_layout()
