@@ -184,6 +184,17 @@ def blas_description(info):
     )
 
 
+def blas_setting(info):
+    """The run's BLAS thread setting: the default or a ``threadpool_limits``."""
+    limit = info.get("blas_threads_limit")
+    if limit is None:
+        return "the user's default (skbackprop chooses its own inside a fit)"
+    return (
+        f"`threadpool_limits({limit})` around the whole run, as a user's "
+        "(skbackprop chooses its own inside a fit)"
+    )
+
+
 def environment_lines(info):
     """Markdown bullet lines: date, machine and load, versions, BLAS."""
     end = info.get("load_average_end")

@@ -7,7 +7,13 @@ four everyday fits at least 2x each and the grid search at least 1.3x.
 
 import numpy as np
 
-from _common import SETTLE_S, environment_lines, geometric_mean, md_table
+from _common import (
+    SETTLE_S,
+    blas_setting,
+    environment_lines,
+    geometric_mean,
+    md_table,
+)
 
 CELL_TARGET, MEAN_TARGET, FIT_TARGET, SEARCH_TARGET = 1.3, 2.0, 2.0, 1.3
 SOLVER_TITLES = {
@@ -112,20 +118,13 @@ def markdown(results):
     if results["quick"]:
         env[0] += " (quick run)"
     threads = ", ".join(f"{k}={v}" for k, v in info["thread_variables"].items())
-    limit = info.get("blas_threads_limit")
-    setting = (
-        "the user's default"
-        if limit is None
-        else f"`threadpool_limits({limit})` around the whole run, as a user's"
-    )
     lo, hi = cfg["lbfgs_iter"]
     elo, ehi = cfg["gd_epochs"]
     out = [
         "# Everyday-size fits: skbackprop against scikit-learn",
         "",
         *env,
-        f"- BLAS threads: {setting}; thread variables {threads}.  skbackprop "
-        "chooses its own setting inside a fit (its thread policy).",
+        f"- BLAS threads: {blas_setting(info)}; thread variables {threads}",
         f"- Total run time: {results['total_seconds']:.0f} s",
         "",
         "Grid: `make_classification` (20 features, 10 informative and 5 "
