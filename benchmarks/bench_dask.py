@@ -23,17 +23,16 @@ from pathlib import Path
 
 import numpy as np
 
+from _common import interleaved_best
+
 os.environ.setdefault("PYTHONWARNINGS", "ignore")
 
 
 def _min_time(fn, repeats):
-    fn()  # warm up: imports on the workers, buffers, caches
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times), float(np.median(times))
+    """``(best, median)`` seconds of ``fn()`` over ``repeats`` calls, after a
+    warm-up call (imports on the workers, buffers, caches)."""
+    (timing,) = interleaved_best([fn], min_rounds=repeats, max_rounds=repeats)
+    return timing.best, timing.median
 
 
 def _outgoing_bytes(client):
@@ -86,8 +85,13 @@ def _in_memory(est, X, y, theta, repeats, block_rows):
         ]
 
     with threadpool_limits(1):
-        one = _min_time(evaluate, repeats)
-        by_block = _min_time(blocks, repeats)
+        # In turns: the same load for the engine and the workers' code.
+        one, by_block = (
+            (t.best, t.median)
+            for t in interleaved_best(
+                [evaluate, blocks], min_rounds=repeats, max_rounds=repeats
+            )
+        )
     return evaluate(), one, _min_time(evaluate, repeats), by_block
 
 
