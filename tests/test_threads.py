@@ -227,6 +227,7 @@ def test_fit_holds_one_blas_thread_between_evaluations(two_workers, solver):
 
 def test_plan_by_size(monkeypatch):
     monkeypatch.setattr(threads, "MIN_WORK_FOR_BLAS_THREADS", 10**6)
+    monkeypatch.setattr(threads, "MIN_WORK_PER_WORKER", 2 * 10**7)
     work = 1000  # multiply-adds per row
     # One BLAS thread for small batches, BLAS's threads in between, row
     # workers on single-threaded BLAS for large ones; nothing on one thread.

@@ -27,18 +27,21 @@ from typing import NamedTuple
 import numpy as np
 from threadpoolctl import ThreadpoolController
 
-# A row worker gets at least this many rows and multiply-adds (about a
-# millisecond of work, so that handing work to a thread costs under a tenth
-# of it).
+# A row worker gets at least this many rows and multiply-adds (a few
+# milliseconds of work, so that handing it to a thread costs little).
+# Measured, L-BFGS-B fits on 2 cores (benchmarks/results/threads.md): 2
+# workers of 5,000 rows x 1,440 multiply-adds (7e6) were 18% faster than
+# one thread; of 1,000 rows (1.4e6), 15% slower.
 MIN_ROWS_PER_WORKER = 512
-MIN_WORK_PER_WORKER = 2 * 10**7
+MIN_WORK_PER_WORKER = 5 * 10**6
 
 # Below this many multiply-adds per evaluation, one BLAS thread beats
-# several: waking OpenBLAS's threads and their spinning between calls cost
-# more than the arithmetic they share.  Measured on 2 cores (see
-# benchmarks/results/threads.md): up to about 10**8 multiply-adds per
-# evaluation (a 50,000 x 20 x 100 x 10 gradient) one thread was faster.
-MIN_WORK_FOR_BLAS_THREADS = 10**8
+# several.  In whole fits BLAS's threads lost everywhere the row workers
+# apply (L-BFGS-B 1.2-3x slower than one thread, the optimizer's own small
+# BLAS calls waking them every iteration); they won only on mini-batches of
+# wide networks, too few rows to split: 200 rows of 100-256-256-10 (5.6e7
+# multiply-adds), 20% faster than one thread.
+MIN_WORK_FOR_BLAS_THREADS = 3 * 10**7
 
 
 class Plan(NamedTuple):
