@@ -233,6 +233,8 @@ def test_plan_by_size(monkeypatch):
     # workers on single-threaded BLAS for large ones; nothing on one thread.
     assert threads.plan(100, work, threads=2) == (1, 1)
     assert threads.plan(1000, work, threads=2) == (2, 1)
+    # ...unless the optimizer's own BLAS calls would wake them in between.
+    assert threads.plan(1000, work, threads=2, between=True) == (1, 1)
     assert threads.plan(50_000, work, threads=2) == (1, 2)
     assert threads.plan(50_000, work, threads=4) == (1, 2)  # 20,000 rows each
     assert threads.plan(200_000, work, threads=4) == (1, 4)

@@ -31,16 +31,17 @@ from threadpoolctl import ThreadpoolController
 # milliseconds of work, so that handing it to a thread costs little).
 # Measured, L-BFGS-B fits on 2 cores (benchmarks/results/threads.md): 2
 # workers of 5,000 rows x 1,440 multiply-adds (7e6) were 18% faster than
-# one thread; of 1,000 rows (1.4e6), 15% slower.
-MIN_ROWS_PER_WORKER = 512
+# one thread; of 1,000 rows (1.4e6), 15% slower; of 250 rows x 2.2e5
+# (5.5e7), 3-15% faster.
+MIN_ROWS_PER_WORKER = 128
 MIN_WORK_PER_WORKER = 5 * 10**6
 
 # Below this many multiply-adds per evaluation, one BLAS thread beats
-# several.  In whole fits BLAS's threads lost everywhere the row workers
-# apply (L-BFGS-B 1.2-3x slower than one thread, the optimizer's own small
-# BLAS calls waking them every iteration); they won only on mini-batches of
-# wide networks, too few rows to split: 200 rows of 100-256-256-10 (5.6e7
-# multiply-adds), 20% faster than one thread.
+# several.  BLAS's threads never pay in a fit whose optimizer makes BLAS
+# calls of its own between evaluations (L-BFGS-B 1.2-3.5x slower than one
+# thread: each of its small calls wakes them); they won only in gradient
+# descent on mini-batches of wide networks, too few rows to split: 200 rows
+# of 100-256-256-10 (5.6e7 multiply-adds), 20% faster than one thread.
 MIN_WORK_FOR_BLAS_THREADS = 3 * 10**7
 
 
@@ -180,20 +181,26 @@ class _HelperThreads:
 _HELPERS = _HelperThreads()
 
 
+def _min_rows(work_per_row):
+    """The fewest rows worth a worker of their own."""
+    return max(MIN_ROWS_PER_WORKER, -(-MIN_WORK_PER_WORKER // work_per_row))
+
+
 def _workers(m, work_per_row, threads):
     """Row workers for ``m`` rows of ``work_per_row`` multiply-adds each."""
-    min_rows = max(MIN_ROWS_PER_WORKER, -(-MIN_WORK_PER_WORKER // work_per_row))
-    return max(1, min(threads, m // min_rows))
+    return max(1, min(threads, m // _min_rows(work_per_row)))
 
 
-def plan(m, work_per_row, threads=None):
+def plan(m, work_per_row, threads=None, between=False):
     """The cores' use for evaluations of ``m`` rows.
 
-    ``threads`` is the user's BLAS thread count (None: read it).  Large
-    batches split between row workers on single-threaded BLAS; small ones
-    run on one BLAS thread, which beats several below
-    ``MIN_WORK_FOR_BLAS_THREADS`` multiply-adds; in between (mini-batches
-    of a wide network), BLAS's own threads.
+    ``threads`` is the user's BLAS thread count (None: read it);
+    ``between`` says the optimizer makes BLAS calls of its own between
+    evaluations (SciPy's methods do; gradient descent does not).  Large
+    batches split between row workers on single-threaded BLAS; the others
+    run on one BLAS thread, except batches of over
+    ``MIN_WORK_FOR_BLAS_THREADS`` multiply-adds between which no optimizer
+    wakes BLAS (mini-batches of a wide network), which take BLAS's threads.
     """
     if threads is None:
         threads = _BLAS.user_threads()
@@ -202,13 +209,13 @@ def plan(m, work_per_row, threads=None):
     workers = _workers(m, work_per_row, threads)
     if workers > 1:
         return Plan(1, workers)
-    if m * work_per_row < MIN_WORK_FOR_BLAS_THREADS:
+    if between or m * work_per_row < MIN_WORK_FOR_BLAS_THREADS:
         return Plan(1, 1)
     return Plan(threads, 1)
 
 
 @contextlib.contextmanager
-def hold(m, work_per_row):
+def hold(m, work_per_row, between=False):
     """Hold the BLAS setting of :func:`plan` for a fit's whole duration.
 
     Between evaluations an optimizer's own BLAS calls (even one dot
@@ -217,7 +224,7 @@ def hold(m, work_per_row):
     fit, not per evaluation.  The user's setting is restored on exit,
     whatever ends the fit.
     """
-    chosen = plan(m, work_per_row)
+    chosen = plan(m, work_per_row, between=between)
     if chosen.blas_threads == _BLAS.user_threads():
         yield chosen
     else:
@@ -244,6 +251,8 @@ def map_rows(fn, m, work_per_row):
     state; the results come back in range order, so sums over them do not
     depend on the threads' timing.
     """
+    if m < 2 * _min_rows(work_per_row):  # too few to split: no need to ask BLAS
+        return [fn(0, 0, m)]
     limit = _BLAS.limited()
     threads = _BLAS.user_threads()
     n = 1 if (limit is not None and limit != 1) else plan(m, work_per_row, threads)[1]

@@ -221,7 +221,7 @@ class DaskObjective:
         with np.errstate(over="ignore", invalid="ignore"):
             return net.regularize(theta, J, D, self.alpha, self.weight_sum)
 
-    def threads(self, batch_size=None):
+    def threads(self, batch_size=None, between=True):
         """The cluster's workers hold their own threads: nothing to hold here."""
         return contextlib.nullcontext()
 

@@ -90,7 +90,9 @@ class Objective(Protocol):
         """``(J, D, G)`` at ``theta``, ``G`` the dense Gauss-Newton matrix."""
         ...
 
-    def threads(self, batch_size=None) -> contextlib.AbstractContextManager:
+    def threads(
+        self, batch_size=None, between=True
+    ) -> contextlib.AbstractContextManager:
         """The thread setting to hold while the solver runs."""
         ...
 
@@ -156,11 +158,12 @@ class InMemoryObjective:
             self.net, theta, self.X, self.Y, self.sample_weight, self.alpha
         )
 
-    def threads(self, batch_size=None):
+    def threads(self, batch_size=None, between=True):
         """Hold the thread setting of :func:`~skbackprop._engine.threads.plan`
-        for evaluations of ``batch_size`` rows (None: all of them)."""
+        for evaluations of ``batch_size`` rows (None: all of them);
+        ``between``: the optimizer makes BLAS calls between evaluations."""
         rows = self.n_samples if batch_size is None else batch_size
-        return threads.hold(min(rows, self.n_samples), self.net.gradient_work)
+        return threads.hold(min(rows, self.n_samples), self.net.gradient_work, between)
 
     def batches(self, batch_size, shuffle, rng):
         """Row selections of one epoch of mini-batches."""

@@ -90,7 +90,8 @@ def train(
         n_iter=n_iter,
         curve=list(loss_curve),
     )
-    with objective.threads(settings.batch_size if gd else None):
+    # Gradient descent makes no BLAS calls between its evaluations.
+    with objective.threads(settings.batch_size if gd else None, between=not gd):
         theta, loss, optimize_result, optimizer = run(
             objective, theta, progress, settings, rng, optimizer
         )
