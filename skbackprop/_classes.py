@@ -77,7 +77,7 @@ class BackpropClassifier(ClassifierMixin, BaseBackprop):
         activation="relu",
         *,
         solver="L-BFGS-B",
-        alpha=1e-4,
+        alpha=1.0,
         batch_size=None,
         learning_rate="constant",
         learning_rate_init=0.05,

@@ -55,9 +55,11 @@ PARAMETERS = """\
           ``f_scale`` (in the targets' units), ``x_scale``, ``tr_solver``,
           ``tr_options``, ``ftol``, ``xtol``, ``gtol``, ``max_nfev``.
 
-    alpha : float or "evidence", default=1e-4
+    alpha : float or "evidence", default={alpha}
         L2 penalty ``lambda`` on the weights (not the biases), scaled as
-        ``alpha / (2 S) sum ||W||^2`` with ``S`` the total sample weight.
+        ``alpha / (2 S) sum ||W||^2`` with ``S`` the total sample weight, so
+        that its weight relative to the data shrinks as the data grow.
+        {alpha_note}  See :ref:`default_penalty`.
         ``"evidence"`` sets it from the data by MacKay's evidence framework:
         fits at fixed ``alpha`` alternate with its re-estimation until it
         settles (see :ref:`bayesian`); not with ``early_stopping`` or
@@ -296,7 +298,15 @@ CLASSIFIER = (
     Parameters
     ----------
 """
-    + PARAMETERS.format(stratified=" (stratified by class)")
+    + PARAMETERS.format(
+        stratified=" (stratified by class)",
+        alpha="1.0",
+        alpha_note=(
+            "The default was chosen by cross-validation on scikit-learn's"
+            "\n        bundled data sets; scikit-learn's ``1e-4`` lets a network"
+            " interpolate\n        a few hundred rows."
+        ),
+    )
     + """
     class_weight : dict, "balanced" or None, default=None
         Weights of the classes, folded into the sample weights: a dict
@@ -363,7 +373,15 @@ REGRESSOR = (
     Parameters
     ----------
 """
-    + PARAMETERS.format(stratified="")
+    + PARAMETERS.format(
+        stratified="",
+        alpha="1e-4",
+        alpha_note=(
+            "The default is scikit-learn's: weak, so that a network can fit a"
+            "\n        smooth function closely.  For noisy targets set it from the data"
+            '\n        with ``alpha="evidence"``, or by cross-validation.'
+        ),
+    )
     + """
     loss : {"squared_error", "poisson"}, default="squared_error"
         ``"squared_error"``: ``1/2 ||a - y||^2`` with an identity output.

@@ -77,7 +77,23 @@ _POISSON = {
 }
 
 
+_KINKS = {
+    # Weighted and repeated rows define the same objective, but sparse
+    # products sum them in another order, and on ReLU's kinks L-BFGS-B's
+    # paths through this non-convex problem part: measured 5e-8 apart in
+    # probability at the default stop, 3e-4 apart when run to ftol=1e-13 (a
+    # neighbouring minimum), against the check's rtol of 1e-7.  Dense data
+    # passes, and the trust-ncg instance above checks the equivalence to
+    # 1e-14.
+    "check_sample_weight_equivalence_on_sparse_data": "paths part at ReLU kinks",
+}
+
+
 def _expected_failed_checks(estimator):
+    if estimator.get_params() == type(estimator)().get_params() and (
+        type(estimator) is BackpropClassifier
+    ):
+        return _KINKS
     if estimator.solver == "gd" and estimator.batch_size is not None:
         return _STOCHASTIC
     if getattr(estimator, "loss", None) == "poisson":

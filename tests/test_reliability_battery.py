@@ -488,7 +488,7 @@ def test_a_penalty_beyond_floating_point_is_refused_clearly(dask):
     # non-zero weight.  The weights' scale sets the penalty's weight.
     sw = np.full(len(X), 1e-320)
     args = (_dask(X), _dask(Y), _dask(sw)) if dask else (X, Y, sw)
-    est = BackpropClassifier(**SMALL)
+    est = BackpropClassifier(alpha=1e-4, **SMALL)
     with pytest.raises(
         ValueError, match=r"alpha=0.0001 is too large .* sample weights"
     ):
@@ -743,6 +743,7 @@ def test_divergence_with_early_stopping_names_the_weights_kept():
         learning_rate_init=0.3,
         momentum=0.9,
         early_stopping=True,
+        alpha=1e-4,
         max_iter=100,
         random_state=0,
         callback=seen.append,

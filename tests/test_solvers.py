@@ -44,7 +44,8 @@ Xr, yr = make_regression(n_samples=60, n_features=3, noise=0.1, random_state=0)
 Xr = StandardScaler().fit_transform(Xr)
 yr = (yr - yr.mean()) / yr.std()
 
-SMALL = {"hidden_layer_sizes": (6,), "random_state": 0}
+# alpha is that of full_cost (and scikit-learn's), not the estimators' default.
+SMALL = {"hidden_layer_sizes": (6,), "random_state": 0, "alpha": 1e-4}
 
 
 def _x0(fun, x0, args=(), **kwargs):
@@ -212,7 +213,7 @@ def test_max_iter_bounds_the_iterations_and_warns(solver):
 
 def test_tol_is_the_gradient_tolerance_of_lbfgs():
     loose = BackpropClassifier(tol=1e-2, max_iter=500, **SMALL).fit(X, y)
-    tight = BackpropClassifier(tol=1e-6, max_iter=500, alpha=1e-2, **SMALL)
+    tight = BackpropClassifier(tol=1e-6, max_iter=500, **{**SMALL, "alpha": 1e-2})
     quiet_fit(tight, X, y)
     assert loose.optimize_result_.success
     assert np.max(np.abs(loose.optimize_result_.jac)) <= 1e-2
@@ -313,7 +314,7 @@ def test_update_keeps_float32():
 # -- gradient descent in the estimators ----------------------------------------
 
 
-def test_default_learning_rate_is_seed_002s():
+def test_default_learning_rate_is_0_05():
     est = BackpropClassifier(solver="gd", max_iter=1, **SMALL)
     assert est.learning_rate_init == 0.05
     with pytest.warns(ConvergenceWarning):
