@@ -19,7 +19,12 @@ YR = np.sin(2 * X[:, 0]) + X[:, 1] * X[:, 2]
 
 @pytest.mark.parametrize("activation", sorted(HIDDEN_ACTIVATIONS))
 def test_every_activation_learns(activation):
-    kw = {"hidden_layer_sizes": (12,), "max_iter": 300, "random_state": 0, "alpha": 1e-4}
+    kw = {
+        "hidden_layer_sizes": (12,),
+        "max_iter": 300,
+        "random_state": 0,
+        "alpha": 1e-4,
+    }
     clf = BackpropClassifier(activation=activation, **kw).fit(X, Y)
     reg = BackpropRegressor(activation=activation, **kw).fit(X, YR)
     # The identity network is linear: it cannot fit these products.

@@ -292,7 +292,9 @@ def test_integer_sample_weight_equals_repeated_rows(Est, X, y):
 def test_sample_weight_is_the_weighted_cost():
     sw = np.random.default_rng(1).uniform(0.1, 3.0, 90)
     clf = quiet_fit(BackpropClassifier(max_iter=20, **SMALL), X3, y3, sw)
-    J = cost_grad(flat(clf), X3, np.eye(3)[y3], (5, 6, 3), alpha=clf.alpha, sample_weight=sw)
+    J = cost_grad(
+        flat(clf), X3, np.eye(3)[y3], (5, 6, 3), alpha=clf.alpha, sample_weight=sw
+    )
     assert clf.loss_ == pytest.approx(J[0], rel=1e-12)
 
 

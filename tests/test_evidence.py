@@ -87,6 +87,68 @@ def test_stochastic_estimates_agree_with_the_exact_ones(noisy_problem):
     assert stochastic.log_evidence == pytest.approx(exact.log_evidence, rel=0.1)
 
 
+@pytest.mark.parametrize(
+    "loss, k, alpha",
+    [
+        ("squared_error", 2, 0.3),
+        ("binary_log_loss", 1, 0.3),
+        ("log_loss", 3, 0.3),
+        ("poisson", 1, 0.3),
+        ("squared_error", 1, 0.0),  # no prior: the weights are free too
+    ],
+)
+def test_the_data_space_path_equals_the_dense_one(loss, k, alpha, noisy_problem):
+    # Woodbury's identity: the same tr(P M^-1) and log det M, through the
+    # rows x outputs matrix instead of the parameters' one.
+    X, y = noisy_problem(m=12, n0=3)
+    rng = np.random.RandomState(0)
+    if loss == "log_loss":
+        Y = np.eye(k)[rng.randint(0, k, len(X))]
+    elif loss == "binary_log_loss":
+        Y = (y > y.mean()).astype(float)
+    elif loss == "poisson":
+        Y = rng.poisson(2.0, (len(X), 1)).astype(float)
+    else:
+        Y = y if k == 1 else np.hstack([y, -y])
+    sizes = (3, 7, k)
+    net = Network(sizes, "tanh", loss)
+    theta = init_params(sizes, "tanh", 0) * 2
+    sw = rng.uniform(0.5, 2, len(X))
+    objective = InMemoryObjective(net, X, Y, sw, alpha)
+    exact, dual = evidence.Exact(), evidence.DataSpace()
+    t_exact, ld_exact, _ = exact(objective, theta)
+    t_dual, ld_dual, factor = dual(objective, theta)
+    assert factor is None
+    assert dual.epsilon == pytest.approx(exact.epsilon, rel=1e-12)
+    assert t_dual == pytest.approx(t_exact, rel=1e-9)
+    assert ld_dual == pytest.approx(ld_exact, rel=1e-9, abs=1e-9)
+
+
+def test_wide_networks_take_the_data_space_path(monkeypatch, noisy_problem):
+    # More parameters than data (241 for 100 rows here, with the limit
+    # lowered): exact, where the stochastic estimates were approximate and
+    # slow (about 140 s a fit for 20,301 parameters on 80 rows).
+    X, y = noisy_problem(m=100)
+    X = np.hstack([X, np.random.RandomState(0).normal(size=(100, 8))])
+    kwargs = dict(alpha="evidence", max_iter=500, random_state=0)
+    exact = BackpropRegressor((20,), "tanh", **kwargs).fit(X, y.ravel())
+    monkeypatch.setattr(evidence, "EXACT_LIMIT", 100)
+    objective = InMemoryObjective(Network((10, 20, 1), "tanh"), X, y, None, 1.0)
+    assert isinstance(
+        evidence.choose_curvature(objective, np.random.RandomState(0)),
+        evidence.DataSpace,
+    )
+    dual = BackpropRegressor((20,), "tanh", **kwargs).fit(X, y.ravel())
+    assert dual._laplace["kind"] == "last-layer"
+    # The first re-estimate is the same to rounding; the later fits start
+    # from alphas 1e-12 apart, and the non-convex fits part a little.
+    assert dual.evidence_curve_[0] == pytest.approx(exact.evidence_curve_[0], rel=1e-9)
+    assert dual.alpha_ == pytest.approx(exact.alpha_, rel=0.1)
+    assert dual.n_effective_params_ == pytest.approx(
+        exact.n_effective_params_, rel=0.02
+    )
+
+
 def test_above_the_exact_limit_the_loop_runs_on_estimates(monkeypatch, noisy_problem):
     X, y = noisy_problem(m=150)
     kwargs = dict(alpha="evidence", max_iter=500, random_state=0)

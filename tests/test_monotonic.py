@@ -78,7 +78,9 @@ def _assert_bounds(est, cst):
 # -- the guarantee ------------------------------------------------------------------
 def test_unconstrained_fits_are_not_monotone_here():
     # Without this, the tests below would prove nothing.
-    est = BackpropRegressor((16,), "tanh", max_iter=300, alpha=1e-4, random_state=0).fit(X, Y_REG)
+    est = BackpropRegressor(
+        (16,), "tanh", max_iter=300, alpha=1e-4, random_state=0
+    ).fit(X, Y_REG)
     assert _increments(est.predict, CST).min() < -0.05
 
 

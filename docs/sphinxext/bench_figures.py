@@ -1,7 +1,9 @@
 """Figures from the benchmark results files, generated at build time.
 
-The benchmarks write ``benchmarks/results/results.json`` (``run.py``) and
-``benchmarks/results/second_order.json`` (``bench_second_order.py``).  Every
+The benchmarks write ``benchmarks/results/results.json`` (``run.py``),
+``second_order.json`` (``bench_second_order.py``), ``small.json``
+(``bench_small.py``) and ``defaults.json`` (``bench_defaults.py``); the
+figures and tables of the last two are built in ``bench_tables_extra``.  Every
 number the documentation quotes from a benchmark is computed here from those
 files, so the text and the measurements cannot drift apart:
 
@@ -22,6 +24,7 @@ import json
 import re
 from pathlib import Path
 
+import bench_tables_extra as extra
 from docutils import nodes
 from docutils.parsers.rst import Directive
 from docutils.statemachine import StringList
@@ -99,11 +102,7 @@ def figures() -> dict[str, str]:
     perf = load("results.json")
     system = perf["system"]
     out["perf-date"] = system["date"]
-    out["perf-machine"] = (
-        f"{system['cpu']}, {system['cores']} cores, Python {system['python']}, "
-        f"NumPy {system['numpy']}, SciPy {system['scipy']}, "
-        f"scikit-learn {system['sklearn']}"
-    )
+    out["perf-machine"] = extra.machine(system)
     out["perf-peak-float64"] = f"{perf['peak']['float64']:.1f}"
     out["perf-peak-float32"] = f"{perf['peak']['float32']:.1f}"
     # Digits: the first target (no Newton-type solver reaches the second).
@@ -122,6 +121,8 @@ def figures() -> dict[str, str]:
         out[f"so-{tag}-newton-best-time"] = f"{best['time']:.1f} s"
         out[f"so-{tag}-lbfgs-faster"] = times(best["time"] / lbfgs["time"])
         out[f"so-{tag}-newton-reached"] = f"{len(hits)} of {len(_newton(problem))}"
+    out.update(extra.small_figures(load("small.json")))
+    out.update(extra.defaults_figures(load("defaults.json")))
     return out
 
 
@@ -244,6 +245,11 @@ def tables() -> dict[str, list[str]]:
         ],
         rows,
     )
+    for name, (header, rows) in {
+        **extra.small_tables(load("small.json")),
+        **extra.defaults_tables(load("defaults.json")),
+    }.items():
+        out[name] = _list_table(header, rows)
     return out
 
 

@@ -38,8 +38,9 @@ for the other losses, whose ``E_D`` is the negative log-likelihood
 the settings name, warm-started) with these re-estimates until ``alpha``,
 ``beta`` and ``gamma`` settle.  ``tr(P M^-1)`` and ``log det M`` come from
 the Cholesky factor of ``M`` for networks of at most :data:`EXACT_LIMIT`
-parameters, and above from :mod:`~skbackprop._engine.hutchinson`'s
-estimates on Gauss-Newton products.
+parameters; above, exactly from an ``m n_L x m n_L`` matrix by Woodbury's
+identity when the data are fewer, and otherwise from
+:mod:`~skbackprop._engine.hutchinson`'s estimates on Gauss-Newton products.
 """
 
 import copy
@@ -63,6 +64,10 @@ MAX_ITER = 50
 # with conjugate gradients to CG_RTOL and LANCZOS_STEPS Lanczos steps.
 # Accuracy and cost of both paths: benchmarks/bench_evidence.py.
 EXACT_LIMIT = 5000
+# Above it, with at most EXACT_LIMIT data (rows x outputs), the exact
+# data-space path while its matrix B of the Gauss-Newton matrix's square
+# root takes at most this many bytes.
+DATA_SPACE_BYTES = 2**29
 N_PROBES = 16
 CG_RTOL = 1e-4
 CG_MAXITER = 500
@@ -134,6 +139,40 @@ class Exact:
         M = laplace.precision(G, net.n_coefs, objective.alpha, self.epsilon)
         L = laplace.factor(M)
         return laplace.weight_trace(L, net.n_coefs), laplace.log_det(L), L
+
+
+class DataSpace:
+    """The same, exactly, through an ``m n_L x m n_L`` matrix (Woodbury's
+    identity, :func:`~skbackprop._engine.laplace.data_space_terms`): for
+    networks with many more parameters than data."""
+
+    epsilon = None
+
+    def __call__(self, objective, theta):
+        net, alpha = objective.net, objective.alpha
+        B = laplace.gauss_newton_root(
+            net, net.as_theta(theta), objective.X, objective.sample_weight
+        )
+        if self.epsilon is None:
+            self.epsilon = laplace.free_precision(np.einsum("rp,rp->p", B, B))
+        free = laplace.free_entries(net.n_params, net.n_coefs, alpha)
+        a = self.epsilon * free
+        a[: net.n_coefs] += alpha
+        trace, log_det = laplace.data_space_terms(B, a, net.n_coefs)
+        return trace, log_det, None
+
+
+def choose_curvature(objective, rng):
+    """The exact dense path up to :data:`EXACT_LIMIT` parameters; above, the
+    data-space path while the data are fewer (and ``B`` fits in
+    :data:`DATA_SPACE_BYTES`), else the stochastic estimates."""
+    net = objective.net
+    r = objective.X.shape[0] * net.layer_sizes[-1]
+    if net.n_params <= EXACT_LIMIT:
+        return Exact()
+    if r <= EXACT_LIMIT and 8 * r * net.n_params <= DATA_SPACE_BYTES:
+        return DataSpace()
+    return Stochastic(rng, net.n_params)
 
 
 class Stochastic:
@@ -249,10 +288,7 @@ def run_evidence(objective, theta, settings, rng, fit):
         evidence=False,
         callback=None if settings.callback is None else callback,
     )
-    if net.n_params <= EXACT_LIMIT:
-        curvature = Exact()
-    else:
-        curvature = Stochastic(rng, net.n_params)
+    curvature = choose_curvature(objective, rng)
     constant = _log_factorials(objective) if net.loss == "poisson" else 0.0
     alpha = start_alpha(objective)
     n_iter, loss_curve, curve, old = 0, [], [], None
