@@ -97,6 +97,32 @@ def _name(c):
     return f"{c['solver']} m={c['m']} {_hidden(c)} {c['dtype']}"
 
 
+# The timing columns of every table: both times, the ratio, then each
+# library's iterations / evaluations, loss and share outside the gradient.
+TIMING_HEAD = [
+    "skbackprop s",
+    "sklearn s",
+    "sklearn / skbackprop",
+    "it / evals",
+    "loss",
+    "outside grad.",
+    "sklearn it / evals",
+    "sklearn loss",
+    "sklearn outside grad.",
+]
+
+
+def _timing_columns(r):
+    """The :data:`TIMING_HEAD` cells of one fit or cell ``r`` of the results."""
+    return [
+        f"{r['skbackprop']['seconds']:.3f}",
+        f"{r['sklearn']['seconds']:.3f}",
+        f"**{r['ratio']:.2f}x**",
+        *_fit_columns(r["skbackprop"]),
+        *_fit_columns(r["sklearn"]),
+    ]
+
+
 def _fit_columns(r):
     """Iterations / evaluations, loss and the share outside the gradient."""
     if "n_iter" not in r:  # the grid search
@@ -170,67 +196,20 @@ def markdown(results):
         "after one untimed search each (the worker processes start).",
         "",
     ]
-    head = [
-        "fit",
-        "skbackprop s",
-        "sklearn s",
-        "sklearn / skbackprop",
-        "it / evals",
-        "loss",
-        "outside grad.",
-        "sklearn it / evals",
-        "sklearn loss",
-        "sklearn outside grad.",
-    ]
-    rows = []
-    for r in results["everyday"]:
-        ours, theirs = _fit_columns(r["skbackprop"]), _fit_columns(r["sklearn"])
-        rows.append(
-            [
-                r["fit"],
-                f"{r['skbackprop']['seconds']:.3f}",
-                f"{r['sklearn']['seconds']:.3f}",
-                f"**{r['ratio']:.2f}x**",
-                *ours,
-                *theirs,
-            ]
-        )
-    out += md_table(head, rows, "l" + "r" * 9)
+    head = ["fit", *TIMING_HEAD]
+    rows = [[r["fit"], *_timing_columns(r)] for r in results["everyday"]]
+    out += md_table(head, rows, "l" + "r" * len(TIMING_HEAD))
     for solver, title in SOLVER_TITLES.items():
         cells = [c for c in results["cells"] if c["solver"] == solver]
         if not cells:
             continue
         out += ["", f"## Grid: {title}", ""]
-        head = [
-            "m",
-            "hidden",
-            "dtype",
-            "budget",
-            "skbackprop s",
-            "sklearn s",
-            "sklearn / skbackprop",
-            "it / evals",
-            "loss",
-            "outside grad.",
-            "sklearn it / evals",
-            "sklearn loss",
-            "sklearn outside grad.",
-        ]
+        head = ["m", "hidden", "dtype", "budget", *TIMING_HEAD]
         rows = [
-            [
-                c["m"],
-                _hidden(c),
-                c["dtype"],
-                c["budget"],
-                f"{c['skbackprop']['seconds']:.3f}",
-                f"{c['sklearn']['seconds']:.3f}",
-                f"**{c['ratio']:.2f}x**",
-                *_fit_columns(c["skbackprop"]),
-                *_fit_columns(c["sklearn"]),
-            ]
+            [c["m"], _hidden(c), c["dtype"], c["budget"], *_timing_columns(c)]
             for c in cells
         ]
-        out += md_table(head, rows, "rllr" + "r" * 9)
+        out += md_table(head, rows, "rllr" + "r" * len(TIMING_HEAD))
     out += ["", "![ratios per cell](small.png)", ""]
     return "\n".join(out)
 
