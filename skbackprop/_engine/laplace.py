@@ -57,6 +57,13 @@ def free_entries(n, n_coefs, alpha):
     return (np.arange(n) >= (n_coefs if alpha else 0)).astype(np.float64)
 
 
+def prior_diagonal(n, n_coefs, alpha, epsilon):
+    """The prior's part ``alpha P + epsilon (I - P)`` of ``M``, a diagonal."""
+    a = epsilon * free_entries(n, n_coefs, alpha)
+    a[:n_coefs] += alpha
+    return a
+
+
 def precision(G, n_coefs, alpha, epsilon):
     """``M = G + alpha P + epsilon (I - P)`` in float64, from the data sum ``G``.
 
@@ -65,8 +72,7 @@ def precision(G, n_coefs, alpha, epsilon):
     """
     M = np.array(G, dtype=np.float64)
     d = np.einsum("ii->i", M)
-    d[:n_coefs] += alpha
-    d += epsilon * free_entries(len(M), n_coefs, alpha)
+    d += prior_diagonal(len(M), n_coefs, alpha, epsilon)
     return M
 
 

@@ -155,9 +155,7 @@ class DataSpace:
         )
         if self.epsilon is None:
             self.epsilon = laplace.free_precision(np.einsum("rp,rp->p", B, B))
-        free = laplace.free_entries(net.n_params, net.n_coefs, alpha)
-        a = self.epsilon * free
-        a[: net.n_coefs] += alpha
+        a = laplace.prior_diagonal(net.n_params, net.n_coefs, alpha, self.epsilon)
         trace, log_det = laplace.data_space_terms(B, a, net.n_coefs)
         return trace, log_det, None
 
@@ -198,7 +196,7 @@ class Stochastic:
             self.epsilon = laplace.free_precision(d)
         free = self.epsilon * laplace.free_entries(net.n_params, net.n_coefs, alpha)
         mask = (np.arange(net.n_params) < net.n_coefs).astype(np.float64)
-        D = d + alpha * mask + free
+        D = d + laplace.prior_diagonal(net.n_params, net.n_coefs, alpha, self.epsilon)
         scale = 1 / np.sqrt(D)
 
         def matvec(v):
