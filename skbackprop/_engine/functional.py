@@ -14,6 +14,23 @@ from skbackprop._engine import threads
 from skbackprop._engine.curvature import network_hessp
 from skbackprop._engine.network import Network
 
+# The ``activation`` parameter of every public function of the engine,
+# written once (the docstrings say ``{activation}`` where it goes).
+ACTIVATION_PARAMETER = """\
+activation : str or sequence of str, default="relu"
+        Hidden activation: ``"relu"``, ``"tanh"``, ``"logistic"``,
+        ``"identity"``, ``"leaky_relu"``, ``"softplus"``, ``"elu"``,
+        ``"gelu"`` or ``"silu"`` (see :class:`BackpropClassifier`), or one
+        per hidden layer."""
+
+
+def activation_doc(func):
+    """Put :data:`ACTIVATION_PARAMETER` into ``func``'s docstring (none
+    under ``python -OO``)."""
+    if func.__doc__:
+        func.__doc__ = func.__doc__.replace("{activation}", ACTIVATION_PARAMETER)
+    return func
+
 
 def _real(**arrays):
     """Refuse complex arrays: casting them to float would drop the imaginary
@@ -65,6 +82,7 @@ def _network_for(X, Y, layer_sizes, activation, loss, dtype, chunk_size):
     return net
 
 
+@activation_doc
 def cost_grad(
     theta: ArrayLike,
     X: ArrayLike,
@@ -103,11 +121,7 @@ def cost_grad(
         regression losses (non-negative for ``"poisson"``).
     layer_sizes : sequence of int
         ``(n_features, *hidden_layer_sizes, n_outputs)``.
-    activation : str or sequence of str, default="relu"
-        Hidden activation: ``"relu"``, ``"tanh"``, ``"logistic"``,
-        ``"identity"``, ``"leaky_relu"``, ``"softplus"``, ``"elu"``,
-        ``"gelu"`` or ``"silu"`` (see :class:`BackpropClassifier`), or one
-        per hidden layer.
+    {activation}
     loss : {"log_loss", "binary_log_loss", "squared_error", "poisson"}, \
             default="log_loss"
         Loss, paired with the output activation softmax, logistic, identity
@@ -154,6 +168,7 @@ def cost_grad(
         return net.cost_grad(theta, X, Y, sample_weight, alpha)
 
 
+@activation_doc
 def predict_network(
     theta: ArrayLike,
     X: ArrayLike,
@@ -171,11 +186,7 @@ def predict_network(
         Input rows.
     layer_sizes : sequence of int
         ``(n_features, *hidden_layer_sizes, n_outputs)``.
-    activation : str or sequence of str, default="relu"
-        Hidden activation: ``"relu"``, ``"tanh"``, ``"logistic"``,
-        ``"identity"``, ``"leaky_relu"``, ``"softplus"``, ``"elu"``,
-        ``"gelu"`` or ``"silu"`` (see :class:`BackpropClassifier`), or one
-        per hidden layer.
+    {activation}
     loss : {"log_loss", "binary_log_loss", "squared_error", "poisson"}, \
             default="log_loss"
         The loss, which fixes the output activation.
@@ -225,6 +236,7 @@ def _hessp(
         return network_hessp(net, theta, v, X, Y, sample_weight, alpha, curvature)
 
 
+@activation_doc
 def hessian_vector_product(
     theta: ArrayLike,
     v: ArrayLike,
@@ -257,11 +269,7 @@ def hessian_vector_product(
         Targets in the output's encoding, as in :func:`cost_grad`.
     layer_sizes : sequence of int
         ``(n_features, *hidden_layer_sizes, n_outputs)``.
-    activation : str or sequence of str, default="relu"
-        Hidden activation: ``"relu"``, ``"tanh"``, ``"logistic"``,
-        ``"identity"``, ``"leaky_relu"``, ``"softplus"``, ``"elu"``,
-        ``"gelu"`` or ``"silu"`` (see :class:`BackpropClassifier`), or one
-        per hidden layer.
+    {activation}
     loss : {"log_loss", "binary_log_loss", "squared_error", "poisson"}, \
             default="log_loss"
         Loss, which fixes the output activation.
@@ -318,6 +326,7 @@ def hessian_vector_product(
     )
 
 
+@activation_doc
 def gauss_newton_vector_product(
     theta: ArrayLike,
     v: ArrayLike,
@@ -351,11 +360,7 @@ def gauss_newton_vector_product(
         Targets in the output's encoding, as in :func:`cost_grad`.
     layer_sizes : sequence of int
         ``(n_features, *hidden_layer_sizes, n_outputs)``.
-    activation : str or sequence of str, default="relu"
-        Hidden activation: ``"relu"``, ``"tanh"``, ``"logistic"``,
-        ``"identity"``, ``"leaky_relu"``, ``"softplus"``, ``"elu"``,
-        ``"gelu"`` or ``"silu"`` (see :class:`BackpropClassifier`), or one
-        per hidden layer.
+    {activation}
     loss : {"log_loss", "binary_log_loss", "squared_error", "poisson"}, \
             default="log_loss"
         Loss, which fixes the output activation.

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from skbackprop._engine.functional import _network_for, _prepare
+from skbackprop._engine.functional import _network_for, _prepare, activation_doc
 from skbackprop._engine.gauss_newton import network_gauss_newton
 from skbackprop._engine.jacobian import network_jacobian, network_jvp, network_vjp
 
@@ -27,12 +27,13 @@ def _linear_setup(X, layer_sizes, activation, chunk_size, U=None):
     return net, X, U
 
 
+@activation_doc
 def jacobian_vector_product(
     theta: ArrayLike,
     v: ArrayLike,
     X: ArrayLike,
     layer_sizes: Sequence[int],
-    activation: str = "relu",
+    activation: str | Sequence[str] = "relu",
     chunk_size: int | None = None,
 ) -> NDArray:
     """``J v``: the Jacobian of the network's logits times a direction.
@@ -55,8 +56,7 @@ def jacobian_vector_product(
         Input rows.
     layer_sizes : sequence of int
         ``(n_features, *hidden_layer_sizes, n_outputs)``.
-    activation : {"relu", "tanh", "logistic", "identity"}, default="relu"
-        Hidden activation.
+    {activation}
     chunk_size : int, default=None
         Rows per block.
 
@@ -90,12 +90,13 @@ def jacobian_vector_product(
     return network_jvp(net, th, direction, rows)
 
 
+@activation_doc
 def jacobian_transpose_vector_product(
     theta: ArrayLike,
     U: ArrayLike,
     X: ArrayLike,
     layer_sizes: Sequence[int],
-    activation: str = "relu",
+    activation: str | Sequence[str] = "relu",
     chunk_size: int | None = None,
 ) -> NDArray:
     """``J' u = sum_i J_i' u_i``: the logits' transposed Jacobian times ``u``.
@@ -116,8 +117,7 @@ def jacobian_transpose_vector_product(
         Input rows.
     layer_sizes : sequence of int
         ``(n_features, *hidden_layer_sizes, n_outputs)``.
-    activation : {"relu", "tanh", "logistic", "identity"}, default="relu"
-        Hidden activation.
+    {activation}
     chunk_size : int, default=None
         Rows per block.
 
@@ -151,11 +151,12 @@ def jacobian_transpose_vector_product(
     return network_vjp(net, net.as_theta(theta), signal, rows)
 
 
+@activation_doc
 def output_jacobian(
     theta: ArrayLike,
     X: ArrayLike,
     layer_sizes: Sequence[int],
-    activation: str = "relu",
+    activation: str | Sequence[str] = "relu",
     chunk_size: int | None = None,
 ) -> NDArray:
     """The dense Jacobian ``J_i = dZ_i(L) / dtheta`` of every row's logits.
@@ -175,8 +176,7 @@ def output_jacobian(
         Input rows.
     layer_sizes : sequence of int
         ``(n_features, *hidden_layer_sizes, n_outputs)``.
-    activation : {"relu", "tanh", "logistic", "identity"}, default="relu"
-        Hidden activation.
+    {activation}
     chunk_size : int, default=None
         Bounds the rows per block (which also adapt to the network's size).
 
@@ -202,12 +202,13 @@ def output_jacobian(
     return network_jacobian(net, net.as_theta(theta), rows)
 
 
+@activation_doc
 def gauss_newton_matrix(
     theta: ArrayLike,
     X: ArrayLike,
     Y: ArrayLike,
     layer_sizes: Sequence[int],
-    activation: str = "relu",
+    activation: str | Sequence[str] = "relu",
     loss: str = "log_loss",
     alpha: float = 0.0,
     sample_weight: ArrayLike | None = None,
@@ -237,8 +238,7 @@ def gauss_newton_matrix(
         pass that accumulates ``G`` computes ``J`` and ``D`` too).
     layer_sizes : sequence of int
         ``(n_features, *hidden_layer_sizes, n_outputs)``.
-    activation : {"relu", "tanh", "logistic", "identity"}, default="relu"
-        Hidden activation.
+    {activation}
     loss : {"log_loss", "binary_log_loss", "squared_error", "poisson"}, \
             default="log_loss"
         Loss, which fixes the output activation and ``H_i``.
