@@ -88,7 +88,10 @@ class BaseBackprop(PersistenceMixin, BaseEstimator, metaclass=ABCMeta):
         ],
         "activation": [StrOptions(set(HIDDEN_ACTIVATIONS)), list, tuple],
         "solver": [_SolverNames(_SOLVER_NAMES), callable],
-        "alpha": [Interval(Real, 0, None, closed="left"), StrOptions({"evidence"})],
+        "alpha": [
+            Interval(Real, 0, None, closed="left"),
+            StrOptions({"evidence", "ard"}),
+        ],
         "batch_size": [None, Interval(Integral, 1, None, closed="left")],
         "learning_rate": [StrOptions({"constant", "invscaling", "adaptive"})],
         "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
@@ -263,7 +266,7 @@ class BaseBackprop(PersistenceMixin, BaseEstimator, metaclass=ABCMeta):
         evidence = isinstance(self.alpha, str)
         if evidence and (incremental or self.early_stopping):
             raise ValueError(
-                "alpha='evidence' re-estimates alpha from fits on the whole "
+                f"alpha={self.alpha!r} re-estimates alpha from fits on the whole "
                 "training set: it does not combine with "
                 + ("partial_fit." if incremental else "early_stopping=True.")
             )
@@ -286,6 +289,7 @@ class BaseBackprop(PersistenceMixin, BaseEstimator, metaclass=ABCMeta):
             nesterovs_momentum=self.nesterovs_momentum,
             incremental=incremental,
             evidence=evidence,
+            ard=self.alpha == "ard",
         )
 
     def _network(self, sizes, dtype):

@@ -118,9 +118,10 @@ def _unsupported(est, n_samples):
     """Settings that need the data on the client: refuse them clearly."""
     if isinstance(est.alpha, str):
         raise ValueError(
-            "alpha='evidence' is not supported for Dask input: its posterior "
-            "curvature is formed in memory. Fit on a sample in memory to choose "
-            "alpha, then fit the Dask data with that alpha_."
+            f"alpha={est.alpha!r} is not supported for Dask input: its posterior "
+            "curvature is formed in memory. Fit on a sample in memory with "
+            "alpha='evidence' to choose alpha, then fit the Dask data with that "
+            "alpha_."
         )
     if est.early_stopping:
         raise ValueError(

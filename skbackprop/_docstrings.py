@@ -55,15 +55,19 @@ PARAMETERS = """\
           ``f_scale`` (in the targets' units), ``x_scale``, ``tr_solver``,
           ``tr_options``, ``ftol``, ``xtol``, ``gtol``, ``max_nfev``.
 
-    alpha : float or "evidence", default={alpha}
+    alpha : float, "evidence" or "ard", default={alpha}
         L2 penalty ``lambda`` on the weights (not the biases), scaled as
         ``alpha / (2 S) sum ||W||^2`` with ``S`` the total sample weight, so
         that its weight relative to the data shrinks as the data grow.
         {alpha_note}  See :ref:`default_penalty`.
         ``"evidence"`` sets it from the data by MacKay's evidence framework:
         fits at fixed ``alpha`` alternate with its re-estimation until it
-        settles (see :ref:`bayesian`); not with ``early_stopping`` or
-        ``partial_fit``, nor for Dask input.
+        settles (see :ref:`bayesian`).  ``"ard"`` (automatic relevance
+        determination) does the same with one penalty for the weights
+        leaving each input and one for each later layer, re-estimated after
+        at most 50 iterations of the solver each: inputs the targets do not
+        need are switched off (see :ref:`ard`).  Neither works with
+        ``early_stopping`` or ``partial_fit``, nor for Dask input.
 
     batch_size : int, default=None
         Rows per mini-batch for ``solver="gd"``, reshuffled every epoch when
@@ -265,17 +269,21 @@ ATTRIBUTES = """\
         (``status`` says why); ``"least_squares"``'s lacks the data-sized
         ``jac`` and ``fun``.
 
-    alpha_ : float
+    alpha_ : float or ndarray of shape (n_features_in_ + n_layers_ - 2,)
         The penalty of the fit, on the scale of ``alpha``: ``alpha`` itself,
-        or the evidence's choice for ``alpha="evidence"``.
+        or the evidence's choice for ``alpha="evidence"``.  For
+        ``alpha="ard"``, one per group: those of the weights leaving each
+        input (a large value: an input the fit does not use), then one per
+        later layer.
 
     n_effective_params_ : float or None
-        With ``alpha="evidence"``, the number of parameters the data
-        determine: ``gamma = n_W - alpha tr(P M^-1)`` of the ``n_W``
-        weights, plus the biases.  None otherwise.
+        With ``alpha="evidence"`` or ``"ard"``, the number of parameters
+        the data determine: ``gamma = n_W - alpha tr(P M^-1)`` of the
+        ``n_W`` weights (summed over the groups), plus the biases.  None
+        otherwise.
 
     evidence_curve_ : list of float or None
-        With ``alpha="evidence"``, the log evidence ``log p(D | alpha)`` of
+        With ``alpha="evidence"`` or ``"ard"``, the log evidence ``log p(D | alpha)`` of
         each outer iteration's fit (its length is the number of outer
         iterations).  None otherwise.
 {noise}"""

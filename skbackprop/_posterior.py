@@ -12,7 +12,7 @@ with ``M = G_D + alpha P + epsilon (I - P)``
 (:mod:`~skbackprop._engine.laplace`) and ``g_k``
 the gradient of output ``k`` with respect to the parameters:
 
-* ``alpha="evidence"`` on a network of at most :data:`FULL_LIMIT`
+* ``alpha="evidence"`` or ``"ard"`` on a network of at most :data:`FULL_LIMIT`
   parameters: the whole network's ``M``, whose Cholesky factor the
   evidence loop computed (kept: ``8 n_params^2`` bytes);
 * otherwise the last layer's (Kristiadi, Hein & Hennig 2020): the hidden
@@ -71,8 +71,14 @@ def fit_posterior(est, objective, result, rows):
     net, theta = objective.net, result.theta
     n_b = net.n_params - net.n_coefs
     evidence = result.evidence_curve is not None
-    alpha = float(result.alpha) if evidence else float(est.alpha)
-    est.alpha_ = alpha
+    if not evidence:
+        alpha = est.alpha_ = float(est.alpha)
+    elif np.ndim(result.alpha):
+        # alpha="ard": the groups' alphas; the last layer's is the last.
+        est.alpha_ = np.asarray(result.alpha, np.float64)
+        alpha = float(est.alpha_[-1])
+    else:
+        alpha = est.alpha_ = float(result.alpha)
     est.n_effective_params_ = result.gamma + n_b if evidence else None
     est.evidence_curve_ = result.evidence_curve
     if not is_regressor(est):

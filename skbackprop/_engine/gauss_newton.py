@@ -25,6 +25,7 @@ from skbackprop._engine import threads
 from skbackprop._engine.activations import OUTPUT_ACTIVATIONS
 from skbackprop._engine.jacobian import blocks, jacobian_rows
 from skbackprop._engine.losses import LOSSES
+from skbackprop._engine.network import penalty
 
 
 def output_hessians(net, Z):
@@ -163,6 +164,5 @@ def network_cost(net, theta, X, Y, sample_weight=None, alpha=0.0):
         J = float(
             row_loss.sum() if sample_weight is None else np.dot(sample_weight, row_loss)
         )
-        W = theta[: net.n_coefs]
-        J += 0.5 * alpha * float(np.einsum("i,i->", W, W))
+        J += penalty(alpha, theta[: net.n_coefs])
     return J / S

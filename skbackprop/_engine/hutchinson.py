@@ -4,6 +4,8 @@ For a symmetric positive definite ``M`` available only as ``v -> M v``, and
 probes ``z`` with independent Rademacher (+-1) entries:
 
 * Hutchinson's (1990) estimator: ``tr(P M^-1 P) = E[(P z)' M^-1 (P z)]``,
+  and its entries (Bekas, Kokiopoulou & Saad 2007), ``diag(P M^-1 P) =
+  E[(P z) .* M^-1 (P z)]``,
   with ``M^-1 (P z)`` by conjugate gradients (Hestenes & Stiefel 1952);
 * stochastic Lanczos quadrature (Ubaru, Chen & Saad 2017):
   ``log det M = E[z' log(M) z]``, with ``z' log(M) z ~ ||z||^2 e_1'
@@ -61,7 +63,10 @@ def conjugate_gradients(matvec, z, rtol, maxiter):
 
 
 def trace_and_log_det(matvec, scale, probes, mask, rtol, maxiter, lanczos_steps):
-    """Estimates of ``tr(P M^-1 P)`` and ``log det M``, and the products used.
+    """Estimates of ``diag(P M^-1 P)`` and ``log det M``, and the products used.
+
+    The diagonal is Bekas, Kokiopoulou & Saad's (2007) ``E[w .* M^-1 w]``,
+    ``w = P z``: summed over entries, Hutchinson's ``tr(P M^-1 P)``.
 
     Parameters
     ----------
@@ -80,8 +85,10 @@ def trace_and_log_det(matvec, scale, probes, mask, rtol, maxiter, lanczos_steps)
 
     Returns
     -------
-    trace, log_det : float
-        The averages over the probes.
+    diagonal : ndarray of shape (n,)
+        The average of ``w .* M^-1 w`` over the probes (zero outside ``P``).
+    log_det : float
+        The average over the probes.
     n_products : int
         The number of products evaluated.
     """
@@ -89,7 +96,7 @@ def trace_and_log_det(matvec, scale, probes, mask, rtol, maxiter, lanczos_steps)
     for z in probes:
         w = mask * z
         x, _, _, k = conjugate_gradients(matvec, scale * w, rtol, maxiter)
-        traces.append(float(w @ (scale * x)))
+        traces.append(w * (scale * x))
         _, diag, off, steps = conjugate_gradients(matvec, z, rtol, lanczos_steps)
         n_products += k + steps
         if len(diag) == 1:
@@ -101,4 +108,4 @@ def trace_and_log_det(matvec, scale, probes, mask, rtol, maxiter, lanczos_steps)
         values = np.maximum(values, np.finfo(float).tiny)
         log_dets.append(float(z @ z) * float(first**2 @ np.log(values)))
     log_det = float(np.mean(log_dets)) - 2.0 * float(np.sum(np.log(scale)))
-    return float(np.mean(traces)), log_det, n_products
+    return np.mean(traces, axis=0), log_det, n_products

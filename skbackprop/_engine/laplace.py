@@ -19,7 +19,8 @@ switched off by the prior: its outgoing weights near zero) and the
 evidence finite.  Everything here runs in float64 on the lower Cholesky
 factor ``L`` of ``M``:
 
-* ``tr(P M^-1) = ||L^-1 P||_F^2`` and ``log det M = 2 sum log diag(L)``;
+* ``diag(P M^-1)``, the squared column norms of ``L^-1 P``, whose sum
+  (over a group of weights) is ``tr(P M^-1)``, and ``log det M = 2 sum log diag(L)``;
 * the predictive variance of output ``k`` of a row, ``g' A^-1 g = ||L^-1
   g||^2 / beta``, ``g`` the row of the Jacobian ``J_i`` of that output.
 
@@ -53,8 +54,11 @@ def free_precision(diagonal):
 
 def free_entries(n, n_coefs, alpha):
     """The 0/1 diagonal ``I - P`` of the entries without a prior of their own:
-    the biases, and the weights too when ``alpha = 0``."""
-    return (np.arange(n) >= (n_coefs if alpha else 0)).astype(np.float64)
+    the biases, and the weights whose ``alpha`` (a float or one per weight)
+    is 0."""
+    free = np.ones(n)
+    free[:n_coefs] = np.broadcast_to(np.asarray(alpha) == 0, n_coefs)
+    return free
 
 
 def prior_diagonal(n, n_coefs, alpha, epsilon):
@@ -140,31 +144,38 @@ def gauss_newton_root(net, theta, X, sample_weight):
 
 
 def data_space_terms(B, a, n_coefs):
-    """``tr(P M^-1)`` and ``log det M`` of ``M = B'B + diag(a)`` through the
-    ``r x r`` matrix ``K = I + B diag(a)^-1 B'`` (``r`` the rows of ``B``):
-    by Woodbury's identity ``M^-1 = A^-1 - A^-1 B' K^-1 B A^-1``, and
-    ``det M = det A det K``.  ``O(r^2 n)`` operations instead of ``O(n^3)``.
+    """``diag(P M^-1)`` (its first ``n_coefs`` entries) and ``log det M`` of
+    ``M = B'B + diag(a)`` through the ``r x r`` matrix ``K = I + B
+    diag(a)^-1 B'`` (``r`` the rows of ``B``): by Woodbury's identity ``M^-1
+    = A^-1 - A^-1 B' K^-1 B A^-1``, and ``det M = det A det K``.  ``O(r^2
+    n)`` operations instead of ``O(n^3)``.
     """
     BA = B / a
     K = BA @ B.T
     K[np.diag_indices_from(K)] += 1.0
     C = factor(K)
     V = solve_triangular(C, BA[:, :n_coefs], lower=True, check_finite=False)
-    trace = float(np.sum(1.0 / a[:n_coefs]) - np.einsum("ij,ij->", V, V))
-    return trace, float(np.sum(np.log(a))) + log_det(C)
+    diagonal = 1.0 / a[:n_coefs] - np.einsum("ij,ij->j", V, V)
+    return diagonal, float(np.sum(np.log(a))) + log_det(C)
 
 
-def weight_trace(L, n_coefs):
-    """``tr(P M^-1)``: the sum of squares of the first ``n_coefs`` columns of
-    ``L^-1`` (``M^-1 = L^-T L^-1``), by LAPACK's triangular inverse (a third
-    of ``n^3`` multiply-adds, half those of a triangular solve)."""
+def weight_variances(L, n_coefs):
+    """``diag(P M^-1)``'s first ``n_coefs`` entries: the sums of squares of
+    the first ``n_coefs`` columns of ``L^-1`` (``M^-1 = L^-T L^-1``), by
+    LAPACK's triangular inverse (a third of ``n^3`` multiply-adds, half those
+    of a triangular solve)."""
     if n_coefs == 0:
-        return 0.0
+        return np.zeros(0)
     L_inv, info = trtri(L, lower=1)
     if info:
         raise ValueError(f"The Cholesky factor is singular (LAPACK info {info}).")
     W = L_inv[:, :n_coefs]
-    return float(np.einsum("ij,ij->", W, W))
+    return np.einsum("ij,ij->j", W, W)
+
+
+def weight_trace(L, n_coefs):
+    """``tr(P M^-1)``: the sum of :func:`weight_variances`."""
+    return float(np.sum(weight_variances(L, n_coefs)))
 
 
 def log_det(L):

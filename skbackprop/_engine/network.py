@@ -18,8 +18,11 @@ with sample weights ``s`` (default 1), ``S = sum(s)`` and the cost::
 
     J = (1/S) sum_i s_i loss(A_i(L), Y_i) + alpha / (2 S) sum_l ||W(l)||^2
 
-Biases are not regularized.  The rows are processed in blocks of at most
-``chunk_size`` rows, so the memory beyond the data does not grow with ``m``.
+Biases are not regularized.  ``alpha`` is a float, or one precision per
+weight (an array of ``n_coefs``: the groups of ``alpha="ard"``), in which
+case ``alpha W(l)`` and ``alpha ||W(l)||^2`` are taken entry by entry.  The
+rows are processed in blocks of at most ``chunk_size`` rows, so the memory
+beyond the data does not grow with ``m``.
 """
 
 import numbers
@@ -46,6 +49,22 @@ _CHUNK_ELEMENTS = 2**19
 # Layers with fewer columns than this take a contiguous copy of W(l)' for the
 # hidden signals (see Network.params).
 _NARROW = 64
+
+
+def penalized(alpha):
+    """Whether ``alpha`` (a float or one precision per weight) penalizes."""
+    return bool(np.any(alpha)) if np.ndim(alpha) else bool(alpha)
+
+
+def penalty(alpha, W):
+    """``1/2 sum_j alpha_j W_j^2`` for a float ``alpha`` or one per weight.
+
+    einsum, not np.dot: a BLAS call here would wake BLAS's threads, which
+    then spin on the cores the row workers need.
+    """
+    if np.ndim(alpha):
+        return 0.5 * float(np.einsum("i,i,i->", alpha, W, W))
+    return 0.5 * alpha * float(np.einsum("i,i->", W, W))
 
 
 def weight_sum(m, sample_weight, what):
@@ -264,11 +283,9 @@ class Network(Layout):
         ``D(l) = (Delta(l) + alpha W(l)) / S``; the biases (after ``n_coefs``)
         are not regularized.  Writes ``D`` in place; returns ``(J, D)``.
         """
-        # einsum, not np.dot: a BLAS call here would wake BLAS's threads,
-        # which then spin on the cores the row workers need.
         W = theta[: self.n_coefs]
-        if alpha:
-            J += 0.5 * alpha * float(np.einsum("i,i->", W, W))
+        if penalized(alpha):
+            J += penalty(alpha, W)
             D[: self.n_coefs] += alpha * W
         D *= self.dtype.type(1.0 / S)
         return J / S, D

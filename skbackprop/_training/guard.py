@@ -17,6 +17,7 @@ kept.
 
 import numpy as np
 
+from skbackprop._engine.network import penalized, penalty
 from skbackprop._training.progress import Diverged
 
 GRADIENT = "The gradient became non-finite"
@@ -72,15 +73,14 @@ def _first_non_finite(a):
 def penalty_overflows(objective, theta):
     """Whether ``alpha/2 ||W||^2`` overflows at ``theta`` although ``||W||^2``
     does not: the L2 penalty, not the data, made the loss non-finite."""
-    if theta is None or not objective.alpha:
+    if theta is None or not penalized(objective.alpha):
         return False
     net = objective.net
     W = net.as_theta(theta)[: net.n_coefs]
     with np.errstate(over="ignore", invalid="ignore"):
         squares = float(np.einsum("i,i->", W, W))
-        return bool(
-            np.isfinite(squares) and not np.isfinite(0.5 * objective.alpha * squares)
-        )
+        total = penalty(objective.alpha, W)
+        return bool(np.isfinite(squares) and not np.isfinite(total))
 
 
 def kept_description(progress):

@@ -24,6 +24,7 @@ from scipy.optimize import OptimizeResult, least_squares
 from scipy.sparse.linalg import LinearOperator
 
 from skbackprop._engine.jacobian import Linearization, jacobian_rows
+from skbackprop._engine.network import penalized
 from skbackprop._training.lm import single_blas_below
 from skbackprop._training.objective import InMemoryObjective
 from skbackprop._training.progress import (
@@ -72,7 +73,7 @@ class Residuals:
         sw = np.ones(m) if o.sample_weight is None else o.sample_weight
         self.scale = np.sqrt(np.asarray(sw, dtype=np.float64) / S)
         self.c = np.sqrt(o.alpha / S)  # the penalty rows' factor
-        self.n_penalty = net.n_coefs if o.alpha > 0 else 0
+        self.n_penalty = net.n_coefs if penalized(o.alpha) else 0
         self.shape = (m * n_out + self.n_penalty, net.n_params)
         self.dense = self.shape[0] * self.shape[1] * 8 <= DENSE_BYTES
 

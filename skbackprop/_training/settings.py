@@ -19,7 +19,8 @@ class Settings:
     ``bounds``, None or ``(lower, upper)`` per parameter, keeps every
     iterate inside a box (see :mod:`~skbackprop._training.bounds`).
     ``evidence`` re-estimates the penalty by the evidence
-    (``alpha="evidence"``, :mod:`~skbackprop._training.evidence`).
+    (``alpha="evidence"``, :mod:`~skbackprop._training.evidence`), with
+    ``ard`` one penalty per input and per later layer (``alpha="ard"``).
     """
 
     solver: Any = "L-BFGS-B"
@@ -41,6 +42,7 @@ class Settings:
     incremental: bool = False
     bounds: tuple | None = None
     evidence: bool = False
+    ard: bool = False
 
 
 @dataclass
@@ -49,7 +51,8 @@ class Result:
 
     ``loss`` is the cost ``J`` at ``theta``; ``optimizer`` is the gradient
     descent's state (None for the other solvers), for ``partial_fit`` to
-    continue from.  With ``alpha="evidence"``, ``alpha``, ``gamma`` (the
+    continue from.  With ``alpha="evidence"``, ``alpha`` (an array of the
+    groups' penalties for ``alpha="ard"``), ``gamma`` (the
     well-determined weights), ``noise_variance`` (squared error),
     ``evidence_curve`` and ``factor`` (the Cholesky factor of the posterior
     precision over ``beta``, when formed) describe the fitted posterior.
@@ -64,7 +67,7 @@ class Result:
     best_validation_score: float | None = None
     optimize_result: Any = None
     optimizer: Any = None
-    alpha: float | None = None
+    alpha: float | np.ndarray | None = None
     gamma: float | None = None
     noise_variance: float | None = None
     evidence_curve: list | None = None
