@@ -1,11 +1,12 @@
-"""alpha="evidence" and return_std: accuracy, error bars and cost.
+"""alpha="evidence", alpha="ard" and return_std: accuracy, error bars and cost.
 
 Measures, on two regression problems of a few hundred rows (a noisy 1-D
 function and Friedman #1, both with known noise), over several seeds:
 
-* the test error of ``alpha="evidence"`` against the best alpha of a
-  15-point log grid chosen by test error (an oracle) and against
-  ``GridSearchCV`` (5-fold) over the same grid, with their fit times;
+* the test error of ``alpha="evidence"`` (and of ``alpha="ard"``) against
+  the best alpha of a 15-point log grid chosen by test error (an oracle)
+  and against ``GridSearchCV`` (5-fold) over the same grid, with their fit
+  times;
 * ``noise_variance_`` against the true noise variance, and the coverage of
   held-out points by the 95% predictive intervals of
   ``predict(X, return_std=True)``;
@@ -109,17 +110,19 @@ N_RESTARTS = 5
 
 
 def _evidence_fits(X, y, hidden, seed, repeats, kwargs):
-    """``{strategy: (time, fitted)}``: one fit, and the best evidence of
-    ``N_RESTARTS`` (time: all of them)."""
+    """``{strategy: (time, fitted)}``: one fit, the best evidence of
+    ``N_RESTARTS`` (time: all of them), and one ``alpha="ard"`` fit."""
     one = timed(repeats, fit, X, y, hidden, seed, alpha="evidence", **kwargs)
     restarts = [
         timed(1, fit, X, y, hidden, 1000 + 10 * seed + r, alpha="evidence", **kwargs)
         for r in range(N_RESTARTS)
     ]
     best = max(restarts, key=lambda tf: tf[1].evidence_curve_[-1])
+    ard = timed(repeats, fit, X, y, hidden, seed, alpha="ard", **kwargs)
     return {
         "one fit": one,
         f"best evidence of {N_RESTARTS}": (sum(t for t, _ in restarts), best[1]),
+        'alpha="ard", one fit': ard,
     }, [f for _, f in restarts]
 
 
@@ -164,7 +167,7 @@ def targets(seeds, repeats):
                             "oracle_alpha": float(GRID[int(np.argmin(errors))]),
                             "cv_mse": mse(search.best_estimator_, X_test, y_test),
                             "cv_alpha": float(search.best_params_["alpha"]),
-                            "evidence_alpha": ev.alpha_,
+                            "evidence_alpha": np.asarray(ev.alpha_).tolist(),
                             "log_evidence": ev.evidence_curve_[-1],
                             "restart_correlation": correlation,
                             "noise_ratio": float(ev.noise_variance_ / noise),
@@ -191,20 +194,34 @@ def targets(seeds, repeats):
 
 
 def inner_solvers(seeds, repeats):
+    steps = evidence.ARD_STEPS
     variants = [
-        ("L-BFGS-B to convergence (max_iter=500)", {"max_iter": 500}),
-        ("L-BFGS-B, 20 iterations per re-estimate", {"max_iter": 20}),
-        ("lm (max_iter=100)", {"solver": "lm", "max_iter": 100}),
+        ("L-BFGS-B to convergence (max_iter=500)", {"max_iter": 500}, steps),
+        ("L-BFGS-B, 20 iterations per re-estimate", {"max_iter": 20}, steps),
+        ("lm (max_iter=100)", {"solver": "lm", "max_iter": 100}, steps),
+        (
+            f'alpha="ard": L-BFGS-B, {steps} iterations per re-estimate (default)',
+            {"alpha": "ard", "max_iter": 500},
+            steps,
+        ),
+        (
+            'alpha="ard": L-BFGS-B to convergence (max_iter=500)',
+            {"alpha": "ard", "max_iter": 500},
+            10**9,
+        ),
     ]
     rows = []
     for name, (make, hidden) in PROBLEMS.items():
-        for label, kwargs in variants:
+        for label, kwargs, ard_steps in variants:
             runs = []
+            kwargs = {"alpha": "evidence", **kwargs}
             for seed in seeds:
                 X, y, X_test, y_test, noise = make(seed)
-                t, ev = timed(
-                    repeats, fit, X, y, hidden, seed, alpha="evidence", **kwargs
-                )
+                evidence.ARD_STEPS = ard_steps
+                try:
+                    t, ev = timed(repeats, fit, X, y, hidden, seed, **kwargs)
+                finally:
+                    evidence.ARD_STEPS = steps
                 runs.append(
                     (t, len(ev.evidence_curve_), ev.n_iter_, mse(ev, X_test, y_test))
                 )
@@ -401,7 +418,7 @@ def write(results):
     (RESULTS / "evidence.json").write_text(json.dumps(results, indent=1))
     summary = _summaries(results["targets"])
     lines = [
-        '# alpha="evidence" and return_std',
+        '# alpha="evidence", alpha="ard" and return_std',
         "",
         f"{results['machine']}; BLAS on one thread; `python "
         "benchmarks/bench_evidence.py`.",
@@ -409,18 +426,19 @@ def write(results):
         f"## Test error, noise and error bars (median over {len(results['seeds'])} "
         "seeds)",
         "",
-        'Test MSE of `alpha="evidence"` over that of the best alpha of a '
-        "15-point log grid (1e-5 to 1e2) chosen by test error (an oracle) and "
-        "over that of `GridSearchCV` (5-fold) on the same grid, both with the "
-        "same solver, and over the better of the two solvers' oracles; fit "
-        "times (best of "
+        'Test MSE of `alpha="evidence"` (and `"ard"`) over that of the best '
+        "alpha of a 15-point log grid (1e-5 to 1e2) chosen by test error (an "
+        "oracle) and over that of `GridSearchCV` (5-fold) on the same grid, "
+        "both with the same solver, and over the better of the two solvers' "
+        "oracles; fit times (best of "
         f"{results['repeats']} for the evidence and each grid fit, one run of "
         "GridSearchCV's 76 fits); `noise_variance_` over the true noise "
         "variance; share of 2000 held-out points inside the 95% predictive "
         "interval `mean +- 1.96 std`.  `one fit`: the evidence fit from the "
         "grid's initial weights; `best evidence of 5`: five evidence fits from "
         "other initial weights, the one with the largest final log evidence "
-        "kept (its time: all five).",
+        'kept (its time: all five); `alpha="ard", one fit`: one penalty per '
+        "input and for the output layer, from the grid's initial weights.",
         "",
         _table(
             summary,
@@ -463,7 +481,7 @@ def write(results):
         "",
         "Refitting to convergence at each alpha, against re-estimating every 20 "
         "iterations (as MATLAB's trainbr re-estimates every Levenberg-Marquardt "
-        "step).",
+        'step); and the same choice for `alpha="ard"`.',
         "",
         _table(
             results["inner_solvers"],

@@ -59,6 +59,8 @@ def _instances():
         # alpha="evidence" (the classifier shares its loop): weighted rows
         # count as repeated ones (N = S), so both reach the same re-estimates.
         BackpropRegressor(alpha="evidence", solver="lm", max_iter=20, **small),
+        # alpha="ard": one penalty per input, an array alpha_.
+        BackpropClassifier(alpha="ard", solver="lm", max_iter=20, **small),
     ]
 
 

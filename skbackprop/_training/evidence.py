@@ -75,9 +75,10 @@ PATIENCE = 5
 # alpha="ard" re-estimates after at most ARD_STEPS iterations of the inner
 # solver, as trainbr re-estimates after each step.  Its loop takes 15 to 50
 # re-estimations (the groups' alphas drift as inputs are switched off):
-# refitting to convergence each time took 3 to 10 times as long, for test
-# errors no better; a last full run at the final alphas changed none
-# (benchmarks/bench_evidence.py, Friedman #1).
+# refitting to convergence each time took 8 times as long on Friedman #1
+# for a worse test error (benchmarks/results/evidence.md); a last full run
+# at the final alphas, tried on the same data, made the test errors no
+# better.
 ARD_STEPS = 50
 
 # Above this many parameters M is not formed (8 n_params^2 bytes: 200 MB)
