@@ -1,7 +1,7 @@
 """
-=====================================================
+======================================================
 Which inputs matter: automatic relevance determination
-=====================================================
+======================================================
 
 Friedman's regression problem #1 has 10 inputs, of which only the first 5
 enter the target.  One penalty for all the weights (``alpha="evidence"``,

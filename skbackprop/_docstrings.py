@@ -269,12 +269,12 @@ ATTRIBUTES = """\
         (``status`` says why); ``"least_squares"``'s lacks the data-sized
         ``jac`` and ``fun``.
 
-    alpha_ : float or ndarray of shape (n_features_in_ + n_layers_ - 2,)
+    alpha_ : float or ndarray of shape (n_groups,)
         The penalty of the fit, on the scale of ``alpha``: ``alpha`` itself,
         or the evidence's choice for ``alpha="evidence"``.  For
-        ``alpha="ard"``, one per group: those of the weights leaving each
-        input (a large value: an input the fit does not use), then one per
-        later layer.
+        ``alpha="ard"``, one per group (``n_groups = n_features_in_ +
+        n_layers_ - 2``): those of the weights leaving each input (a large
+        value: an input the fit does not use), then one per later layer.
 
     n_effective_params_ : float or None
         With ``alpha="evidence"`` or ``"ard"``, the number of parameters
