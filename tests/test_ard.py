@@ -4,6 +4,7 @@ import warnings
 
 import numpy as np
 import pytest
+from sklearn.exceptions import ConvergenceWarning
 
 import skbackprop._training.evidence as evidence
 from skbackprop import (
@@ -194,3 +195,13 @@ def test_ard_on_estimates_above_the_exact_limit(monkeypatch):
     kwargs = dict(alpha="ard", random_state=0)
     reg = BackpropRegressor((4,), "tanh", **kwargs).fit(X, y)
     assert reg.alpha_[2:5].min() > 10 * reg.alpha_[:2].max()
+
+
+def test_ard_verbose_output_names_the_groups(capsys, monkeypatch):
+    monkeypatch.setattr(evidence, "MAX_ITER", 2)
+    X, y = _relevance_problem(m=60)
+    reg = BackpropRegressor((4,), "tanh", alpha="ard", verbose=True, random_state=0)
+    with pytest.warns(ConvergenceWarning, match=r"not settle .* to .* \(6 groups\)"):
+        reg.fit(X, y)
+    out = capsys.readouterr().out
+    assert "Evidence: alpha = " in out and "(6 groups)" in out
