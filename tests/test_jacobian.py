@@ -1,5 +1,7 @@
 """The logits' Jacobian, its products and the dense Gauss-Newton matrix."""
 
+import tracemalloc
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -176,6 +178,42 @@ def test_gauss_newton_splits_over_blocks_and_workers(
     assert split[0] == pytest.approx(whole[0], rel=1e-14)
     for a, b in zip(split[1:], whole[1:], strict=True):
         np.testing.assert_allclose(a, b, rtol=0, atol=1e-14)
+
+    with threadpool_limits(2, user_api="blas"):
+        cost = gauss_newton.network_cost(net, theta, X, Y, None, 0.1)
+    assert sorted(workers) == [0, 0, 1, 1]  # the cost splits the same way
+    assert cost == pytest.approx(whole[0], rel=1e-14)
+
+
+def test_mirror_upper_by_blocks():
+    # Blocks of 64 on 150 parameters: every case of the block loop, and the
+    # strict lower triangle is ignored (overwritten), not added.
+    rng = np.random.default_rng(0)
+    G = rng.normal(size=(150, 150))
+    expected = np.triu(G) + np.triu(G, 1).T
+    np.testing.assert_array_equal(gauss_newton.mirror_upper(G), expected)
+
+
+def test_cost_and_gauss_newton_memory_is_flat_in_rows(make_theta):
+    # One block at a time: 5x the rows, the same peak allocation (the whole
+    # Z(L) and row losses of the cost made it grow by 16 bytes a row).
+    sizes = (3, 8, 1)
+    net = Network(sizes, "tanh", "squared_error")
+    rng = np.random.default_rng(0)
+    X, Y = rng.normal(size=(200_000, 3)), rng.normal(size=(200_000, 1))
+    theta = make_theta(X, sizes, "tanh")
+    peaks = []
+    for m in (40_000, 200_000):
+        with threadpool_limits(1, user_api="blas"):
+            for fn in (gauss_newton.network_cost, gauss_newton.network_gauss_newton):
+                fn(net, theta, X[:m], Y[:m])  # first-call caches
+                tracemalloc.start()
+                fn(net, theta, X[:m], Y[:m])
+                peaks.append(tracemalloc.get_traced_memory()[1])
+                tracemalloc.stop()
+    assert jacobian.jacobian_rows(net) < 40_000
+    for small, large in zip(peaks[:2], peaks[2:], strict=True):
+        assert large < small + 8 * 1024
 
 
 def test_float32(make_problem, make_theta):
