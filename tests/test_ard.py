@@ -166,12 +166,19 @@ def test_a_switched_off_group_keeps_its_alpha_and_counts_as_settled():
             gammas,
         )
 
-    old = estimate([5.0, 0.001], [1.0, 1e4], [1.0, 1e5])
-    new = estimate([5.0, 0.001], [1.0, 1e5], [1.0, 1e6])
-    np.testing.assert_array_equal(evidence._off(new), [False, True])
+    old = estimate([5.0, 5.0, 0.001], [1.0, 1.0, 1e4], [1.0, 1.0, 1e5])
+    new = estimate([5.0, 5.0, 0.001], [1.0, 1.0, 1e5], [1.0, 1.0, 1e6])
+    np.testing.assert_array_equal(evidence._off(new), [False, False, True])
     assert evidence._settled(new, old)
-    moving = estimate([5.0, 0.001], [1.0, 1e5], [1.5, 1e6])
+    # An alpha still moving while its gamma_g moves too: not settled...
+    moving = estimate([5.2, 4.8, 0.001], [1.0, 1.0, 1e5], [1.5, 1.0, 1e6])
     assert not evidence._settled(moving, old)
+    # ... but jittering at a steady gamma_g (cut inner runs): settled.
+    jitter = estimate([5.01, 4.99, 0.001], [1.0, 1.0, 1e5], [1.05, 1.0, 1e6])
+    assert evidence._settled(jitter, old)
+    # One group (alpha="evidence") must have its alpha settled.
+    one_old = estimate([5.0], [1.0], [1.05])
+    assert not evidence._settled(estimate([5.0], [1.05], [1.1]), one_old)
 
 
 def test_the_loop_ends_when_the_evidence_is_flat():
