@@ -61,9 +61,9 @@ DEFAULTS = {
 # The largest network "lm" trains.  G takes 8 n_params^2 bytes and one
 # iteration about m n_params^2 + n_params^3 / 3 multiply-adds, against
 # L-BFGS-B's 3 m n_params.  Measured (benchmarks/bench_lm.py, Friedman #1,
-# 1,000 rows, one BLAS thread): lm reached L-BFGS-B's loss after 3,000
-# iterations 3.4x sooner at 193 weights, 1.6x at 1,537, 0.8x at 3,073, and
-# not within twice L-BFGS-B's time at 4,801.
+# 1,000 rows, one BLAS thread, damping="nielsen"): lm reached L-BFGS-B's
+# loss after 3,000 iterations 3.5x sooner at 193 weights, 2.3x at 1,537,
+# 1.1x at 3,073 and 0.6x at 4,801.
 MAX_PARAMS = 3000
 
 # Below this many parameters the solver holds BLAS at one thread.
