@@ -8,7 +8,8 @@ shared, and it makes per-call costs comparable):
    (one ``J e_j`` pass per parameter), on each problem's network.
 2. **Time to L-BFGS-B's loss**: on each problem and each of ``--seeds``
    initial weights, L-BFGS-B runs 3,000 iterations (``tol=0``, ``ftol=0``);
-   its final loss is the target.  ``lm`` (trainlm and Nielsen damping),
+   its final loss is the target.  ``lm`` (trainlm and Nielsen damping,
+   each without and with geodesic acceleration),
    ``least_squares`` (trf) and ``trust-ncg`` with Gauss-Newton products
    then start from the same weights (same ``random_state``) and stop, by
    their callback, at the first iteration whose loss reaches the target, or
@@ -52,9 +53,16 @@ from skbackprop._engine.network import Network
 
 RESULTS = Path(__file__).parent / "results"
 
+
+def _lm(damping, geodesic):
+    return {"solver_options": {"damping": damping, "geodesic": geodesic}}
+
+
 SOLVERS = [
-    ("lm (trainlm)", "lm", {"solver_options": {"damping": "trainlm"}}),
-    ("lm (nielsen)", "lm", {"solver_options": {"damping": "nielsen"}}),
+    ("lm (trainlm)", "lm", _lm("trainlm", False)),
+    ("lm (nielsen)", "lm", _lm("nielsen", False)),
+    ("lm (trainlm, geodesic)", "lm", _lm("trainlm", True)),
+    ("lm (nielsen, geodesic)", "lm", _lm("nielsen", True)),
     ("least_squares (trf)", "least_squares", {}),
     ("trust-ncg (GN)", "trust-ncg", {"curvature": "gauss-newton"}),
 ]

@@ -301,18 +301,20 @@ def test_dask_stays_optional():
     assert checked > 20
 
 
+@pytest.mark.parametrize("geodesic", [False, True])
 @pytest.mark.parametrize(
     "Estimator, kind",
     [(BackpropClassifier, "multiclass"), (BackpropRegressor, "regression")],
 )
-def test_levenberg_marquardt_matches_in_memory(client, Estimator, kind):
+def test_levenberg_marquardt_matches_in_memory(client, Estimator, kind, geodesic):
     # G and D summed over the blocks, as the gradient is; cost from forward
-    # passes on the blocks.
+    # passes on the blocks; the geodesic acceleration's product too.
     X, y, sw = _problem(kind=kind)
     params = dict(
         hidden_layer_sizes=(5,),
         activation="tanh",
         solver="lm",
+        solver_options={"geodesic": geodesic},
         alpha=1e-3,
         max_iter=4,
         tol=0.0,

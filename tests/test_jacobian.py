@@ -185,6 +185,55 @@ def test_gauss_newton_splits_over_blocks_and_workers(
     assert cost == pytest.approx(whole[0], rel=1e-14)
 
 
+@pytest.mark.parametrize("loss", ["squared_error", "log_loss"])
+@pytest.mark.parametrize("activation", ["tanh", "logistic", "identity"])
+def test_geodesic_product_is_the_literal_one(
+    make_problem, make_theta, loss, activation
+):
+    # (1/S) sum_i s_i J_i' H_i r_vv,i from the dense Jacobian, the loss's
+    # Hessians and central second differences of the logits along v.
+    X, Y = make_problem(loss, n_samples=30)
+    sizes = (X.shape[1], 4, 3, Y.shape[1])
+    theta = make_theta(X, sizes, activation)
+    rng = np.random.default_rng(1)
+    v, sw = 0.5 * rng.normal(size=theta.size), rng.uniform(0.2, 3.0, 30)
+    net = Network(sizes, activation, loss)
+    got = gauss_newton.network_geodesic(net, theta, v, X, sw)
+
+    h = 1e-3
+    logits = [_logits(theta + t * v, X, sizes, activation) for t in (-h, 0, h)]
+    r_vv = (logits[0] - 2 * logits[1] + logits[2]) / h**2
+    Jac = output_jacobian(theta, X, sizes, activation)
+    H = gauss_newton.output_hessians(net, logits[1])
+    want = np.einsum("i,ikp,ikl,il->p", sw, Jac, H, r_vv) / sw.sum()
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-6 * np.abs(want).max())
+    # Its second derivatives are exact: the R-operator's, not differences.
+    _, exact = next(jacobian.blocks(net, theta, X, 30, second=True))[2].jvp2(v)
+    np.testing.assert_allclose(exact, r_vv, rtol=0, atol=1e-5)
+
+
+def test_geodesic_product_splits_over_blocks_and_workers(
+    monkeypatch, make_problem, make_theta
+):
+    X, Y = make_problem("log_loss", n_samples=200)
+    sizes = (X.shape[1], 5, Y.shape[1])
+    theta = make_theta(X, sizes, "tanh")
+    v = np.random.default_rng(2).normal(size=theta.size)
+    net = Network(sizes, "tanh", "log_loss")
+    whole = gauss_newton.network_geodesic(net, theta, v, X)
+    parts = [
+        gauss_newton.geodesic_sum(net, theta, v, X[a:b], None)
+        for a, b in [(0, 77), (77, 200)]
+    ]
+    np.testing.assert_allclose(sum(parts) / 200, whole, rtol=0, atol=1e-14)
+    monkeypatch.setattr(threads, "MIN_ROWS_PER_WORKER", 50)
+    monkeypatch.setattr(threads, "MIN_WORK_PER_WORKER", 0)
+    net = Network(sizes, "tanh", "log_loss", chunk_size=9)
+    with threadpool_limits(2, user_api="blas"):
+        split = gauss_newton.network_geodesic(net, theta, v, X)
+    np.testing.assert_allclose(split, whole, rtol=0, atol=1e-14)
+
+
 def test_mirror_upper_by_blocks():
     # Blocks of 64 on 150 parameters: every case of the block loop, and the
     # strict lower triangle is ignored (overwritten), not added.

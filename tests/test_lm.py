@@ -140,6 +140,12 @@ def test_float32_data():
         ({"damping": "more"}, r"damping.*must be one of"),
         ({"damping": "nielsen", "mu_inc": 3.0}, "set the 'trainlm' damping"),
         ({"damping": "trainlm", "mu_inc": 3.0, "mu_dec": 0.5, "mu": 2.0}, None),
+        ({"geodesic": "yes"}, r"geodesic'\] must be True or False"),
+        ({"geodesic": 1}, r"geodesic'\] must be True or False"),
+        ({"geodesic": True, "geodesic_ratio": 0.0}, "positive finite number"),
+        ({"geodesic": True, "geodesic_ratio": np.nan}, "positive finite number"),
+        ({"geodesic": False, "geodesic_ratio": 1.0}, "add geodesic=True"),
+        ({"geodesic": True, "geodesic_ratio": 2.0}, None),
     ],
 )
 def test_bad_options_raise_and_leave_the_estimator_unchanged(options, match):
@@ -154,6 +160,65 @@ def test_bad_options_raise_and_leave_the_estimator_unchanged(options, match):
     with pytest.raises(ValueError, match=match):
         est.fit(X[:20], y[:20])
     np.testing.assert_array_equal(_params(est), before)
+
+
+@pytest.mark.parametrize(
+    "loss, kind",
+    [
+        ("squared_error", "regression"),
+        ("poisson", "counts"),
+        ("log_loss", "multiclass"),
+        ("binary_log_loss", "binary"),
+    ],
+)
+def test_geodesic_acceleration_for_every_loss(loss, kind):
+    # Every loss lm trains: accelerated steps are taken (ngev counts the
+    # acceleration passes), the loss decreases and the fit is reproducible
+    # bit for bit.
+    X, y = _regression(n=60) if kind in ("regression", "counts") else (None, None)
+    if kind == "counts":
+        y = np.round(np.exp(y))
+    elif kind != "regression":
+        X, y = _classification(n_classes=3 if kind == "multiclass" else 2)
+    sw = np.random.default_rng(0).uniform(0.5, 2.0, len(y))
+    Estimator = BackpropClassifier if kind in ("multiclass", "binary") else None
+    params = dict(
+        hidden_layer_sizes=(4,),
+        activation="tanh",
+        solver="lm",
+        alpha=1e-3,
+        max_iter=15,
+        random_state=0,
+        solver_options={"geodesic": True},
+    )
+    if Estimator is None:
+        Estimator = BackpropRegressor
+        params["loss"] = loss
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        fits = [Estimator(**params).fit(X, y, sample_weight=sw) for _ in range(2)]
+        plain = Estimator(**dict(params, solver_options={"geodesic": False}))
+        plain.fit(X, y, sample_weight=sw)
+    a, b = fits
+    np.testing.assert_array_equal(_params(a), _params(b))
+    assert a.loss_curve_ == b.loss_curve_
+    assert np.all(np.diff(a.loss_curve_) < 0)
+    assert a.optimize_result_.ngev >= a.n_iter_ > 0
+    assert plain.optimize_result_.ngev == 0
+    assert not np.array_equal(_params(a), _params(plain))
+
+
+def test_geodesic_step_uses_the_velocitys_factor():
+    # On a quadratic objective r_vv = 0: the acceleration is zero and the
+    # accelerated run is the plain one.
+    class Flat(_Quadratic):
+        def geodesic(self, theta, v):
+            return np.zeros_like(theta)
+
+    plain = _run(Flat(c=0.5), [3.0, -2.0], tol=1e-10)
+    accel = _run(Flat(c=0.5), [3.0, -2.0], tol=1e-10, solver_options={"geodesic": True})
+    np.testing.assert_array_equal(plain[0], accel[0])
+    assert accel[2].ngev == accel[2].nfev - 1
 
 
 def test_curvature_does_not_apply():

@@ -14,6 +14,16 @@ The same Jacobian rows give the gradient, ``D = (1/S) sum_i s_i J_i' d_i(L)
 + (alpha / S) W`` with ``d(L) = A(L) - Y``, so one pass over the rows, block
 by block, yields ``J``, ``D`` and ``G`` in ``O(n_params^2 + rows * n_L *
 n_params)`` memory whatever ``m``.
+
+Levenberg-Marquardt's geodesic acceleration (Transtrum & Sethna 2012) needs
+one more product of the same weighting, along the step ``v``::
+
+    (1/S) sum_i s_i J_i' H_i r_vv,i
+
+with ``r_vv,i`` the second directional derivative of row ``i``'s logits
+along ``v`` (:meth:`Linearization.jvp2`): :func:`network_geodesic`, one
+pass over the rows without the dense Jacobian.  The penalty, quadratic in
+``theta``, adds nothing to it.
 """
 
 import functools
@@ -170,6 +180,51 @@ def network_gauss_newton(net, theta, X, Y, sample_weight=None, alpha=0.0):
             G += G_k
         J, D = net.regularize(theta, J, D, alpha, S)
     return J, D, regularize_matrix(net, G, alpha, S)
+
+
+def geodesic_sum(net, theta, v, X, sample_weight):
+    """The unnormalized ``sum_i s_i J_i' H_i r_vv,i`` of the rows of ``X``.
+
+    Block by block (blocks of ``chunk_size`` rows: no dense Jacobian): the
+    forward cascade at ``theta``, the first and second R-operator passes
+    along ``v`` for ``r_vv``, ``H_i r_vv,i`` from the loss's output
+    R-operator (``output_jvp``; ``r_vv`` itself for squared error), one
+    backward pass for ``J'``.  Splits exactly over rows, as
+    :func:`gauss_newton_sum` does.
+    """
+    loss = LOSSES[net.loss]
+    final = OUTPUT_ACTIVATIONS[loss.out_activation]
+    out = np.zeros(net.n_params, net.dtype)
+    for start, stop, lin in blocks(net, theta, X, net.chunk_size, second=True):
+        _, r_vv = lin.jvp2(v)
+        if loss.out_activation != "identity":
+            r_vv = loss.output_jvp(final(lin.Z.copy()), r_vv)  # H_i r_vv,i
+        if sample_weight is not None:
+            r_vv *= sample_weight[start:stop, None]
+        lin.vjp(r_vv, out)
+    return out
+
+
+def network_geodesic(net, theta, v, X, sample_weight=None):
+    """``(1/S) sum_i s_i J_i' H_i r_vv,i``: the geodesic acceleration's product.
+
+    The acceleration ``a`` solves ``(G + mu I) a = -`` this, with the same
+    ``G`` and ``S`` as :func:`network_gauss_newton`.
+    """
+    S = _weight_sum(X, sample_weight)
+    theta, v = net.as_theta(theta), net.as_theta(v)
+
+    def part(k, start, stop):
+        sw = None if sample_weight is None else sample_weight[start:stop]
+        return geodesic_sum(net, theta, v, X[start:stop], sw)
+
+    with np.errstate(over="ignore", invalid="ignore"):
+        # The workers' parts are added in order: no dependence on timing.
+        parts = threads.map_rows(part, X.shape[0], 4 * net.n_coefs)
+        total = parts[0]
+        for part_k in parts[1:]:
+            total += part_k
+    return total / S
 
 
 def network_cost(net, theta, X, Y, sample_weight=None, alpha=0.0):

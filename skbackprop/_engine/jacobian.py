@@ -56,9 +56,11 @@ class Linearization:
         ``(coefs, intercepts)`` of ``theta`` (:meth:`Network.unpack`).
     X : ndarray or CSR matrix of shape (rows, n_0)
         The block's input rows, in the network's dtype.
+    second : bool, default=False
+        Keep the second derivatives ``g''(Z(l))`` too, for :meth:`jvp2`.
     """
 
-    def __init__(self, net, params, X):
+    def __init__(self, net, params, X, second=False):
         self.net = net
         self.coefs, intercepts = params
         rows = X.shape[0]
@@ -67,9 +69,11 @@ class Linearization:
         self.Z = net.cascade(self.coefs, intercepts, X, acts, zs)
         self.X = X
         self.acts = [X, *acts[:-1]]  # A(0) .. A(L-1)
-        self.g1 = [None] + [
-            g.second(A, Z)[0] for g, A, Z in zip(net.g, acts[:-1], zs, strict=True)
+        derivatives = [
+            g.second(A, Z) for g, A, Z in zip(net.g, acts[:-1], zs, strict=True)
         ]
+        self.g1 = [None] + [d[0] for d in derivatives]
+        self.g2 = [None] + [d[1] for d in derivatives] if second else None
 
     def jvp(self, v):
         """``J v``: the logits' directional derivative ``R{Z(L)}`` along ``v``."""
@@ -86,6 +90,36 @@ class Linearization:
             RZ += Vb
             R = RZ
         return R
+
+    def jvp2(self, v):
+        """``(J v, r_vv)``: the logits' first and second derivatives along ``v``.
+
+        ``r_vv = d^2 Z(L)(theta + t v) / dt^2`` at ``t = 0`` by the
+        second-order forward R-operator, beside the first::
+
+            R2{Z(l)} = R2{A(l-1)} W(l) + 2 R{A(l-1)} V(l),
+            R2{A(l)} = g''(Z(l)) R{Z(l)}^2 + g'(Z(l)) R2{Z(l)}
+
+        with ``R2{Z(1)} = 0`` (``Z(1)`` is linear in ``theta``).  Needs the
+        Linearization built with ``second=True``.
+        """
+        V_coefs, V_intercepts = self.net.unpack(v)
+        R = R2 = None
+        for l, (W, V, Vb) in enumerate(
+            zip(self.coefs, V_coefs, V_intercepts, strict=True)
+        ):
+            RZ = np.asarray(self.acts[l] @ V, dtype=self.net.dtype)
+            RZ += Vb
+            if l > 0:
+                R2 = self.g2[l] * R * R + self.g1[l] * R2  # R2{A(l-1)}
+                R *= self.g1[l]  # R{A(l-1)}
+                RZ += R @ W
+                R2, R2V = R2 @ W, R @ V
+                R2 += 2 * R2V
+            else:
+                R2 = np.zeros_like(RZ)
+            R = RZ
+        return R, R2
 
     def vjp(self, U, out):
         """``J' U`` into ``out`` (flat, added to): backpropagation of ``d(L) = U``."""
@@ -127,12 +161,12 @@ class Linearization:
         return Jac
 
 
-def blocks(net, theta, X, rows):
+def blocks(net, theta, X, rows, second=False):
     """``(start, stop, Linearization)`` over blocks of ``rows`` rows."""
     params = net.unpack(net.as_theta(theta))
     for start in range(0, X.shape[0], rows):
         stop = min(start + rows, X.shape[0])
-        yield start, stop, Linearization(net, params, X[start:stop])
+        yield start, stop, Linearization(net, params, X[start:stop], second)
 
 
 def network_jvp(net, theta, v, X):

@@ -7,8 +7,8 @@ its loss sum and unnormalized ``Delta(l)``; a tree of additions on the
 workers brings them to one parameter-sized vector, and the client adds the
 penalty and divides by ``S`` with :meth:`Network.regularize`, as the
 in-memory :meth:`Network.cost_grad` does.  ``H v`` products for the
-Newton-type solvers, and Levenberg-Marquardt's dense Gauss-Newton matrix,
-are summed the same way.
+Newton-type solvers, and Levenberg-Marquardt's dense Gauss-Newton matrix
+and geodesic-acceleration product, are summed the same way.
 
 Per evaluation the graph carries the parameter vector (one task, fetched
 once by each worker that needs it) and brings back one ``(J, D)`` pair.
@@ -23,7 +23,11 @@ import uuid
 import numpy as np
 
 from skbackprop._engine.curvature import hessp_sum, regularize_product
-from skbackprop._engine.gauss_newton import gauss_newton_sum, regularize_matrix
+from skbackprop._engine.gauss_newton import (
+    gauss_newton_sum,
+    geodesic_sum,
+    regularize_matrix,
+)
 from skbackprop._engine.losses import LOSSES
 from skbackprop._engine.network import Network
 
@@ -62,6 +66,12 @@ def block_gauss_newton(spec, X, Y, sw, theta):
     """The unnormalized ``(J, D, G)`` of one block (Levenberg-Marquardt)."""
     with np.errstate(over="ignore", invalid="ignore"):
         return gauss_newton_sum(_network(spec), theta, X, Y, sw)
+
+
+def block_geodesic(spec, X, Y, sw, theta, v):
+    """The unnormalized ``sum_i s_i J_i' H_i r_vv,i`` of one block."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        return geodesic_sum(_network(spec), theta, v, X, sw)
 
 
 def block_cost(spec, X, Y, sw, theta):
@@ -251,3 +261,11 @@ class DaskObjective:
         with np.errstate(over="ignore", invalid="ignore"):
             J, D = net.regularize(theta, J, D, self.alpha, S)
         return J, D, regularize_matrix(net, G, self.alpha, S)
+
+    def geodesic(self, theta, v):
+        """``(1/S) sum_i s_i J_i' H_i r_vv,i`` summed over all blocks."""
+        net = self.net
+        theta, v = net.as_theta(theta), net.as_theta(v)
+        total = self._sum_blocks(block_geodesic, _add_arrays, theta, v)
+        with np.errstate(over="ignore", invalid="ignore"):
+            return total / self.weight_sum

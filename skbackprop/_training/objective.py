@@ -13,7 +13,11 @@ import numpy as np
 
 from skbackprop._engine import threads
 from skbackprop._engine.curvature import network_hessp
-from skbackprop._engine.gauss_newton import network_cost, network_gauss_newton
+from skbackprop._engine.gauss_newton import (
+    network_cost,
+    network_gauss_newton,
+    network_geodesic,
+)
 from skbackprop._engine.network import Network
 
 
@@ -90,6 +94,15 @@ class Objective(Protocol):
         """``(J, D, G)`` at ``theta``, ``G`` the dense Gauss-Newton matrix."""
         ...
 
+    def geodesic(self, theta, v) -> np.ndarray:
+        """``(1/S) sum_i s_i J_i' H_i r_vv,i`` at ``theta`` along ``v``.
+
+        ``r_vv`` is the second directional derivative of the logits along
+        ``v``: the product behind Levenberg-Marquardt's geodesic
+        acceleration, weighted and scaled as ``G`` is.
+        """
+        ...
+
     def threads(
         self, batch_size=None, between=True
     ) -> contextlib.AbstractContextManager:
@@ -157,6 +170,9 @@ class InMemoryObjective:
         return network_gauss_newton(
             self.net, theta, self.X, self.Y, self.sample_weight, self.alpha
         )
+
+    def geodesic(self, theta, v):
+        return network_geodesic(self.net, theta, v, self.X, self.sample_weight)
 
     def threads(self, batch_size=None, between=True):
         """Hold the thread setting of :func:`~skbackprop._engine.threads.plan`
