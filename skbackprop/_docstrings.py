@@ -48,7 +48,10 @@ PARAMETERS = """\
           Cholesky.  Often the fastest on small networks (up to a few
           hundred weights), refused above 3,000; ``solver_options`` sets
           ``damping`` (``"trainlm"`` or ``"nielsen"``), ``mu``, ``mu_dec``,
-          ``mu_inc``, ``mu_max``.
+          ``mu_inc``, ``mu_max``, ``geodesic`` (False; geodesic acceleration,
+          Transtrum & Sethna 2012: the step ``v + a/2``, see
+          :ref:`levenberg_marquardt`) and ``geodesic_ratio`` (the largest
+          ``2 ||a|| / ||v||`` accepted, default 1.5).
         - ``"least_squares"``: :func:`scipy.optimize.least_squares` on the
           residuals of squared-error regression; ``solver_options`` passes
           ``method``, ``loss`` (robust losses such as ``"soft_l1"``),
