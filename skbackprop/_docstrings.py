@@ -48,10 +48,12 @@ PARAMETERS = """\
           Cholesky.  Often the fastest on small networks (up to a few
           hundred weights), refused above 3,000; ``solver_options`` sets
           ``damping`` (``"trainlm"`` or ``"nielsen"``), ``mu``, ``mu_dec``,
-          ``mu_inc``, ``mu_max``, ``geodesic`` (False; geodesic acceleration,
+          ``mu_inc``, ``mu_max``, ``geodesic`` (geodesic acceleration,
           Transtrum & Sethna 2012: the step ``v + a/2``, see
-          :ref:`levenberg_marquardt`) and ``geodesic_ratio`` (the largest
-          ``2 ||a|| / ||v||`` accepted, default 1.5).
+          :ref:`levenberg_marquardt`; ``"auto"``, the default, is on unless
+          a hidden activation is ``"relu"`` or ``"leaky_relu"``) and
+          ``geodesic_ratio`` (the largest ``2 ||a|| / ||v||`` accepted,
+          default 1.5).
         - ``"least_squares"``: :func:`scipy.optimize.least_squares` on the
           residuals of squared-error regression; ``solver_options`` passes
           ``method``, ``loss`` (robust losses such as ``"soft_l1"``),

@@ -53,6 +53,8 @@ def _instances():
         # rounding (to neighbouring minima), so it runs a smooth activation.
         BackpropClassifier(solver="lm", max_iter=50, **small),
         BackpropRegressor(solver="lm", alpha=0.1, max_iter=50, **small),
+        # A smooth activation: lm's geodesic acceleration is on ("auto").
+        BackpropClassifier(activation="tanh", solver="lm", max_iter=50, **small),
         BackpropRegressor(
             activation="tanh", solver="least_squares", alpha=0.1, max_iter=50, **small
         ),

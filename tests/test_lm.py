@@ -140,8 +140,9 @@ def test_float32_data():
         ({"damping": "more"}, r"damping.*must be one of"),
         ({"damping": "nielsen", "mu_inc": 3.0}, "set the 'trainlm' damping"),
         ({"damping": "trainlm", "mu_inc": 3.0, "mu_dec": 0.5, "mu": 2.0}, None),
-        ({"geodesic": "yes"}, r"geodesic'\] must be True or False"),
-        ({"geodesic": 1}, r"geodesic'\] must be True or False"),
+        ({"geodesic": "yes"}, r"geodesic'\] must be True, False or 'auto'"),
+        ({"geodesic": 1}, r"geodesic'\] must be True, False or 'auto'"),
+        ({"geodesic": "auto", "geodesic_ratio": 1.0}, None),
         ({"geodesic": True, "geodesic_ratio": 0.0}, "positive finite number"),
         ({"geodesic": True, "geodesic_ratio": np.nan}, "positive finite number"),
         ({"geodesic": False, "geodesic_ratio": 1.0}, "add geodesic=True"),
@@ -206,6 +207,29 @@ def test_geodesic_acceleration_for_every_loss(loss, kind):
     assert a.optimize_result_.ngev >= a.n_iter_ > 0
     assert plain.optimize_result_.ngev == 0
     assert not np.array_equal(_params(a), _params(plain))
+
+
+@pytest.mark.parametrize(
+    "activation, accelerated",
+    [
+        ("tanh", True),
+        ("softplus", True),
+        ("relu", False),
+        ("leaky_relu", False),
+        (["tanh", "relu"], False),
+    ],
+)
+def test_geodesic_auto_follows_the_activations(activation, accelerated):
+    # The default "auto": on when every hidden activation has a continuous
+    # first derivative, off when a kinked one makes the Jacobian jump.
+    X, y = _regression(n=60)
+    hidden = (4,) if isinstance(activation, str) else (4, 3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        reg = BackpropRegressor(
+            hidden, activation, solver="lm", max_iter=5, random_state=0
+        ).fit(X, y)
+    assert (reg.optimize_result_.ngev > 0) is accelerated
 
 
 def test_geodesic_step_uses_the_velocitys_factor():

@@ -34,19 +34,17 @@ with ``"nielsen"`` on two problems of three and on every network of 385
 weights or more.
 
 Geodesic acceleration (Transtrum & Sethna 2012; ``solver_options=
-{"geodesic": True}``, off by default) adds to the velocity ``v`` the
-acceleration ``a`` solving ``(G + mu I) a = -(1/S) sum_i s_i J_i' H_i
-r_vv,i`` with the same Cholesky factor, ``r_vv`` the logits' second
-directional derivative along ``v`` (:meth:`Objective.geodesic`, one pass
-over the rows), and tries ``v + a/2``; a trial with ``2 ||a|| / ||v||``
-above ``geodesic_ratio`` (1.5) counts as rejected.  Measured with
-``"nielsen"`` (median time to L-BFGS-B's 3,000-iteration loss): Friedman #1
-(97 weights) 8.1x sooner instead of 2.3x, peaks (501) 4.2x instead of
-2.9x, the noisy sinc (31) 18.5x instead of 24x (fewer iterations, but
-there the extra pass costs about as much as ``G``'s).  It stays off by
-default: with it the fits on integer sample weights and on repeated rows
-drifted apart by up to 1e-7 (0.03 with ``alpha="ard"``), failing
-scikit-learn's sample-weight equivalence checks.
+{"geodesic": ...}``, ``"auto"`` by default: on unless a hidden activation
+is ReLU-like, :data:`KINKED`) adds to the velocity ``v`` the acceleration
+``a`` solving ``(G + mu I) a = -(1/S) sum_i s_i J_i' H_i r_vv,i`` with the
+same Cholesky factor, ``r_vv`` the logits' second directional derivative
+along ``v`` (:meth:`Objective.geodesic`, one pass over the rows), and tries
+``v + a/2``; a trial with ``2 ||a|| / ||v||`` above ``geodesic_ratio``
+(1.5) counts as rejected.  Measured with ``"nielsen"`` (median time to
+L-BFGS-B's 3,000-iteration loss, tanh networks): Friedman #1 (97 weights)
+8.1x sooner instead of 2.3x, peaks (501) 4.2x instead of 2.9x, the noisy
+sinc (31) 18.5x instead of 24x (fewer iterations, but there the extra pass
+costs about as much as ``G``'s).
 """
 
 import contextlib
@@ -71,9 +69,16 @@ DEFAULTS = {
     "mu_dec": 0.1,
     "mu_inc": 10.0,
     "mu_max": 1e10,
-    "geodesic": False,
+    "geodesic": "auto",
     "geodesic_ratio": 1.5,
 }
+
+# geodesic="auto": on when every hidden activation has a continuous first
+# derivative (its second-order correction assumes smooth residuals), off
+# for relu and leaky_relu, whose Jacobian jumps at the kinks: there the
+# accelerated steps stalled a fit that the plain ones ended in 8 iterations
+# (scikit-learn's sample-weight equivalence data, 15 rows, 30 features).
+KINKED = frozenset({"relu", "leaky_relu"})
 
 # The largest network "lm" trains.  G takes 8 n_params^2 bytes and one
 # iteration about m n_params^2 + n_params^3 / 3 multiply-adds, against
@@ -142,15 +147,17 @@ def lm_options(solver_options):
             "from the gain ratio."
         )
     geodesic = given.pop("geodesic", DEFAULTS["geodesic"])
-    if not isinstance(geodesic, bool | np.bool_):
+    if not (isinstance(geodesic, bool | np.bool_) or geodesic == "auto"):
         raise ValueError(
-            f"solver_options['geodesic'] must be True or False, got {geodesic!r}."
+            "solver_options['geodesic'] must be True, False or 'auto', got "
+            f"{geodesic!r}."
         )
-    if not geodesic and "geodesic_ratio" in given:
+    if not isinstance(geodesic, str) and not geodesic and "geodesic_ratio" in given:
         raise ValueError(
             "geodesic_ratio bounds the geodesic acceleration: add geodesic=True."
         )
-    options = dict(DEFAULTS, damping=damping, geodesic=bool(geodesic))
+    geodesic = geodesic if isinstance(geodesic, str) else bool(geodesic)
+    options = dict(DEFAULTS, damping=damping, geodesic=geodesic)
     for name, value in given.items():
         if (
             not isinstance(value, numbers.Real)
@@ -266,7 +273,10 @@ def run_lm(objective, theta, progress, settings):
 def _levenberg_marquardt(objective, theta, progress, settings, options):
     damping = DAMPINGS[options["damping"]](options)
     mu_max = options["mu_max"]
-    ratio = options["geodesic_ratio"] if options["geodesic"] else None
+    geodesic = options["geodesic"]
+    if geodesic == "auto":
+        geodesic = not KINKED & set(objective.net.activations)
+    ratio = options["geodesic_ratio"] if geodesic else None
     theta = np.array(theta, dtype=np.float64)
     J = objective.cost(theta)
     nfev, njev, nit, ngev = 1, 0, 0, 0
