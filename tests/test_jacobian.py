@@ -251,17 +251,24 @@ def test_cost_and_gauss_newton_memory_is_flat_in_rows(make_theta):
     rng = np.random.default_rng(0)
     X, Y = rng.normal(size=(200_000, 3)), rng.normal(size=(200_000, 1))
     theta = make_theta(X, sizes, "tanh")
+    v = rng.normal(size=theta.shape)
+
+    def geodesic(net, theta, X, Y):
+        return gauss_newton.network_geodesic(net, theta, v, X)
+
+    passes = (gauss_newton.network_cost, gauss_newton.network_gauss_newton, geodesic)
     peaks = []
     for m in (40_000, 200_000):
         with threadpool_limits(1, user_api="blas"):
-            for fn in (gauss_newton.network_cost, gauss_newton.network_gauss_newton):
+            for fn in passes:
                 fn(net, theta, X[:m], Y[:m])  # first-call caches
                 tracemalloc.start()
                 fn(net, theta, X[:m], Y[:m])
                 peaks.append(tracemalloc.get_traced_memory()[1])
                 tracemalloc.stop()
     assert jacobian.jacobian_rows(net) < 40_000
-    for small, large in zip(peaks[:2], peaks[2:], strict=True):
+    assert jacobian.linearization_rows(net, second=True) < 40_000
+    for small, large in zip(peaks[:3], peaks[3:], strict=True):
         assert large < small + 8 * 1024
 
 

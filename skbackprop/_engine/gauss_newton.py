@@ -33,7 +33,7 @@ from scipy.linalg import get_blas_funcs
 
 from skbackprop._engine import threads
 from skbackprop._engine.activations import OUTPUT_ACTIVATIONS
-from skbackprop._engine.jacobian import blocks, jacobian_rows
+from skbackprop._engine.jacobian import blocks, jacobian_rows, linearization_rows
 from skbackprop._engine.losses import LOSSES
 from skbackprop._engine.network import penalty
 
@@ -185,7 +185,8 @@ def network_gauss_newton(net, theta, X, Y, sample_weight=None, alpha=0.0):
 def geodesic_sum(net, theta, v, X, sample_weight):
     """The unnormalized ``sum_i s_i J_i' H_i r_vv,i`` of the rows of ``X``.
 
-    Block by block (blocks of ``chunk_size`` rows: no dense Jacobian): the
+    Block by block (:func:`~skbackprop._engine.jacobian.linearization_rows`:
+    no dense Jacobian, memory flat in the rows): the
     forward cascade at ``theta``, the first and second R-operator passes
     along ``v`` for ``r_vv``, ``H_i r_vv,i`` from the loss's output
     R-operator (``output_jvp``; ``r_vv`` itself for squared error), one
@@ -195,7 +196,8 @@ def geodesic_sum(net, theta, v, X, sample_weight):
     loss = LOSSES[net.loss]
     final = OUTPUT_ACTIVATIONS[loss.out_activation]
     out = np.zeros(net.n_params, net.dtype)
-    for start, stop, lin in blocks(net, theta, X, net.chunk_size, second=True):
+    rows = linearization_rows(net, second=True)
+    for start, stop, lin in blocks(net, theta, X, rows, second=True):
         _, r_vv = lin.jvp2(v)
         if loss.out_activation != "identity":
             r_vv = loss.output_jvp(final(lin.Z.copy()), r_vv)  # H_i r_vv,i

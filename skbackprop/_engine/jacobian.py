@@ -41,6 +41,15 @@ def jacobian_rows(net):
     return max(1, min(net.chunk_size, _JACOBIAN_ELEMENTS // width))
 
 
+def linearization_rows(net, second=False):
+    """Rows per block of a :class:`Linearization` used for products only:
+    its arrays (activations, derivatives, the R-passes' values: about four,
+    five with ``second``, per unit) hold the elements of one dense Jacobian
+    block, whatever the number of rows; at most ``net.chunk_size``."""
+    width = (5 if second else 4) * sum(net.layer_sizes[1:])
+    return max(1, min(net.chunk_size, _JACOBIAN_ELEMENTS // width))
+
+
 class Linearization:
     """The network linearized at ``theta`` on one block of rows.
 
