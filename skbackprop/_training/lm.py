@@ -30,8 +30,8 @@ Two damping schedules (``solver_options={"damping": ...}``), both from
 
 ``benchmarks/bench_lm.py`` measured both on three regression problems and
 five initial weights each: the median time to L-BFGS-B's loss was shorter
-with ``"nielsen"`` on two problems of three and on every network of 385
-weights or more.
+with ``"nielsen"`` on two problems of three, with plain or accelerated
+steps.
 
 Geodesic acceleration (Transtrum & Sethna 2012; ``solver_options=
 {"geodesic": ...}``, ``"auto"`` by default: on unless a hidden activation
@@ -42,9 +42,9 @@ along ``v`` (:meth:`Objective.geodesic`, one pass over the rows), and tries
 ``v + a/2``; a trial with ``2 ||a|| / ||v||`` above ``geodesic_ratio``
 (1.5) counts as rejected.  Measured with ``"nielsen"`` (median time to
 L-BFGS-B's 3,000-iteration loss, tanh networks): Friedman #1 (97 weights)
-8.1x sooner instead of 2.3x, peaks (501) 4.2x instead of 2.9x, the noisy
-sinc (31) 18.5x instead of 24x (fewer iterations, but there the extra pass
-costs about as much as ``G``'s).
+7.6x sooner instead of 2.3x, peaks (501) 4.1x instead of 3.0x, the noisy
+sinc (31) 17.6x instead of 21.7x (fewer iterations, but there the extra
+pass costs about as much as ``G``'s).
 """
 
 import contextlib
@@ -84,8 +84,8 @@ KINKED = frozenset({"relu", "leaky_relu"})
 # iteration about m n_params^2 + n_params^3 / 3 multiply-adds, against
 # L-BFGS-B's 3 m n_params.  Measured (benchmarks/bench_lm.py, Friedman #1,
 # 1,000 rows, one BLAS thread, damping="nielsen"): lm reached L-BFGS-B's
-# loss after 3,000 iterations 3.5x sooner at 193 weights, 2.3x at 1,537,
-# 1.1x at 3,073 and 0.6x at 4,801.
+# loss after 3,000 iterations 3.7x sooner at 193 weights, 2.2x at 1,537,
+# 1.2x at 3,073 and 0.6x at 4,801 (accelerated: 3.5x, 1.9x, 0.9x, 0.5x).
 MAX_PARAMS = 3000
 
 # Below this many parameters the solver holds BLAS at one thread.
