@@ -57,6 +57,8 @@ CASES = [
     ),
     ("no-hidden", BackpropRegressor(hidden_layer_sizes=(), random_state=0), Y_REG),
     ("float32", BackpropRegressor(**SMALL, activation="logistic"), Y_REG),
+    # The evidence's posterior (a Cholesky factor) and ARD's alpha_ array.
+    ("ard", BackpropRegressor(**SMALL, alpha="ard", activation="tanh"), Y_REG),
 ]
 
 
@@ -76,6 +78,9 @@ def _outputs(est):
     out = [est.predict(X_NEW)]
     if hasattr(est, "predict_proba"):
         out.append(est.predict_proba(X_NEW))
+    if getattr(est, "_laplace", None) is not None:
+        out.append(est.predict(X_NEW, return_std=True)[1])
+    out.append(np.atleast_1d(est.alpha_))
     return out
 
 
