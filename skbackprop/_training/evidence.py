@@ -75,7 +75,7 @@ PATIENCE = 5
 # alpha="ard" re-estimates after at most ARD_STEPS iterations of the inner
 # solver, as trainbr re-estimates after each step.  Its loop takes 10 to 30
 # re-estimations (the groups' alphas drift as inputs are switched off):
-# refitting to convergence each time took 9 times as long on Friedman #1
+# refitting to convergence each time took 10 times as long on Friedman #1
 # for a worse test error (benchmarks/results/evidence.md); a last full run
 # at the final alphas, tried on the same data, made the test errors no
 # better.
