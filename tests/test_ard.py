@@ -73,6 +73,32 @@ def test_a_per_weight_alpha_is_the_penalty_entry_by_entry(noisy_problem):
     np.testing.assert_allclose(G - G0, np.diag(prior), atol=1e-14)
 
 
+@pytest.mark.parametrize(
+    "alpha, match",
+    [
+        (np.ones(14), r"shape \(15,\); got shape \(14,\)"),
+        (np.ones((15, 1)), r"got shape \(15, 1\)"),
+        (np.r_[-1.0, np.ones(14)], "finite and non-negative"),
+        (np.r_[np.nan, np.ones(14)], "finite and non-negative"),
+        (np.ones(15) * 1j, "Complex data not supported: alpha"),
+    ],
+)
+def test_a_per_weight_alpha_is_checked(alpha, match, noisy_problem):
+    X, y = noisy_problem(m=10)
+    sizes = (2, 5, 1)
+    theta = init_params(sizes, "tanh", 0)
+    args = (X, y, sizes, "tanh", "squared_error")
+    v = np.ones_like(theta)
+    for call in (
+        lambda: cost_grad(theta, *args, alpha=alpha),
+        lambda: hessian_vector_product(theta, v, *args, alpha=alpha),
+        lambda: gauss_newton_vector_product(theta, v, *args, alpha=alpha),
+        lambda: gauss_newton_matrix(theta, *args, alpha=alpha),
+    ):
+        with pytest.raises(ValueError, match=match):
+            call()
+
+
 def test_reestimate_by_groups_equals_a_hand_computation(
     noisy_problem, tanh_jacobian, tanh_logits
 ):

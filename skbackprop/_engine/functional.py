@@ -14,22 +14,47 @@ from skbackprop._engine import threads
 from skbackprop._engine.curvature import network_hessp
 from skbackprop._engine.network import Network
 
-# The ``activation`` parameter of every public function of the engine,
-# written once (the docstrings say ``{activation}`` where it goes).
-ACTIVATION_PARAMETER = """\
+# The parameters shared by the public functions of the engine, written once
+# (the docstrings say ``{activation}`` and ``{alpha}`` where they go).
+PARAMETERS = {
+    "{activation}": """\
 activation : str or sequence of str, default="relu"
         Hidden activation: ``"relu"``, ``"tanh"``, ``"logistic"``,
         ``"identity"``, ``"leaky_relu"``, ``"softplus"``, ``"elu"``,
         ``"gelu"`` or ``"silu"`` (see :class:`BackpropClassifier`), or one
-        per hidden layer."""
+        per hidden layer.""",
+    "{alpha}": """\
+alpha : float or ndarray of shape (n_coefs,), default=0.0
+        L2 penalty on the weights (``lambda`` in the literature), or one
+        per weight (``n_coefs`` of them, the weights at the start of
+        ``theta``), taken entry by entry.""",
+}
 
 
-def activation_doc(func):
-    """Put :data:`ACTIVATION_PARAMETER` into ``func``'s docstring (none
-    under ``python -OO``)."""
+def shared_parameters(func):
+    """Put the :data:`PARAMETERS` into ``func``'s docstring (none under
+    ``python -OO``)."""
     if func.__doc__:
-        func.__doc__ = func.__doc__.replace("{activation}", ACTIVATION_PARAMETER)
+        for placeholder, text in PARAMETERS.items():
+            func.__doc__ = func.__doc__.replace(placeholder, text)
     return func
+
+
+def _penalty(alpha, net):
+    """``alpha`` as given when a number; else checked as one finite,
+    non-negative penalty per weight of ``net``, in float64."""
+    if np.ndim(alpha) == 0:
+        return alpha
+    _real(alpha=alpha)
+    a = np.asarray(alpha, dtype=np.float64)
+    if a.shape != (net.n_coefs,):
+        raise ValueError(
+            f"alpha must be a number or hold one penalty per weight, shape "
+            f"({net.n_coefs},); got shape {a.shape}."
+        )
+    if not (np.isfinite(a).all() and (a >= 0).all()):
+        raise ValueError("alpha's entries must be finite and non-negative.")
+    return a
 
 
 def _real(**arrays):
@@ -82,7 +107,7 @@ def _network_for(X, Y, layer_sizes, activation, loss, dtype, chunk_size):
     return net
 
 
-@activation_doc
+@shared_parameters
 def cost_grad(
     theta: ArrayLike,
     X: ArrayLike,
@@ -90,7 +115,7 @@ def cost_grad(
     layer_sizes: Sequence[int],
     activation: str | Sequence[str] = "relu",
     loss: str = "log_loss",
-    alpha: float = 0.0,
+    alpha: float | ArrayLike = 0.0,
     sample_weight: ArrayLike | None = None,
     chunk_size: int | None = None,
 ) -> tuple[float, NDArray]:
@@ -126,8 +151,7 @@ def cost_grad(
             default="log_loss"
         Loss, paired with the output activation softmax, logistic, identity
         or exp respectively.
-    alpha : float, default=0.0
-        L2 penalty on the weights (``lambda`` in the literature).
+    {alpha}
     sample_weight : array-like of shape (n_samples,), default=None
         Weights ``s`` of the rows; their sum must be positive.
     chunk_size : int, default=None
@@ -165,10 +189,10 @@ def cost_grad(
     X, Y, sample_weight, dtype = _prepare(X, Y, sample_weight)
     net = _network_for(X, Y, layer_sizes, activation, loss, dtype, chunk_size)
     with threads.hold(np.shape(X)[0], net.gradient_work):
-        return net.cost_grad(theta, X, Y, sample_weight, alpha)
+        return net.cost_grad(theta, X, Y, sample_weight, _penalty(alpha, net))
 
 
-@activation_doc
+@shared_parameters
 def predict_network(
     theta: ArrayLike,
     X: ArrayLike,
@@ -233,10 +257,11 @@ def _hessp(
     X, Y, sample_weight, dtype = _prepare(X, Y, sample_weight)
     net = _network_for(X, Y, layer_sizes, activation, loss, dtype, chunk_size)
     with threads.hold(np.shape(X)[0], net.gradient_work):
+        alpha = _penalty(alpha, net)
         return network_hessp(net, theta, v, X, Y, sample_weight, alpha, curvature)
 
 
-@activation_doc
+@shared_parameters
 def hessian_vector_product(
     theta: ArrayLike,
     v: ArrayLike,
@@ -245,7 +270,7 @@ def hessian_vector_product(
     layer_sizes: Sequence[int],
     activation: str | Sequence[str] = "relu",
     loss: str = "log_loss",
-    alpha: float = 0.0,
+    alpha: float | ArrayLike = 0.0,
     sample_weight: ArrayLike | None = None,
     chunk_size: int | None = None,
 ) -> NDArray:
@@ -273,8 +298,7 @@ def hessian_vector_product(
     loss : {"log_loss", "binary_log_loss", "squared_error", "poisson"}, \
             default="log_loss"
         Loss, which fixes the output activation.
-    alpha : float, default=0.0
-        L2 penalty on the weights.
+    {alpha}
     sample_weight : array-like of shape (n_samples,), default=None
         Weights of the rows; their sum must be positive.
     chunk_size : int, default=None
@@ -326,7 +350,7 @@ def hessian_vector_product(
     )
 
 
-@activation_doc
+@shared_parameters
 def gauss_newton_vector_product(
     theta: ArrayLike,
     v: ArrayLike,
@@ -335,7 +359,7 @@ def gauss_newton_vector_product(
     layer_sizes: Sequence[int],
     activation: str | Sequence[str] = "relu",
     loss: str = "log_loss",
-    alpha: float = 0.0,
+    alpha: float | ArrayLike = 0.0,
     sample_weight: ArrayLike | None = None,
     chunk_size: int | None = None,
 ) -> NDArray:
@@ -364,8 +388,7 @@ def gauss_newton_vector_product(
     loss : {"log_loss", "binary_log_loss", "squared_error", "poisson"}, \
             default="log_loss"
         Loss, which fixes the output activation.
-    alpha : float, default=0.0
-        L2 penalty on the weights.
+    {alpha}
     sample_weight : array-like of shape (n_samples,), default=None
         Weights of the rows; their sum must be positive.
     chunk_size : int, default=None

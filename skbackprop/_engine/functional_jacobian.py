@@ -11,7 +11,12 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from skbackprop._engine.functional import _network_for, _prepare, activation_doc
+from skbackprop._engine.functional import (
+    _network_for,
+    _penalty,
+    _prepare,
+    shared_parameters,
+)
 from skbackprop._engine.gauss_newton import network_gauss_newton
 from skbackprop._engine.jacobian import network_jacobian, network_jvp, network_vjp
 
@@ -27,7 +32,7 @@ def _linear_setup(X, layer_sizes, activation, chunk_size, U=None):
     return net, X, U
 
 
-@activation_doc
+@shared_parameters
 def jacobian_vector_product(
     theta: ArrayLike,
     v: ArrayLike,
@@ -90,7 +95,7 @@ def jacobian_vector_product(
     return network_jvp(net, th, direction, rows)
 
 
-@activation_doc
+@shared_parameters
 def jacobian_transpose_vector_product(
     theta: ArrayLike,
     U: ArrayLike,
@@ -151,7 +156,7 @@ def jacobian_transpose_vector_product(
     return network_vjp(net, net.as_theta(theta), signal, rows)
 
 
-@activation_doc
+@shared_parameters
 def output_jacobian(
     theta: ArrayLike,
     X: ArrayLike,
@@ -202,7 +207,7 @@ def output_jacobian(
     return network_jacobian(net, net.as_theta(theta), rows)
 
 
-@activation_doc
+@shared_parameters
 def gauss_newton_matrix(
     theta: ArrayLike,
     X: ArrayLike,
@@ -210,7 +215,7 @@ def gauss_newton_matrix(
     layer_sizes: Sequence[int],
     activation: str | Sequence[str] = "relu",
     loss: str = "log_loss",
-    alpha: float = 0.0,
+    alpha: float | ArrayLike = 0.0,
     sample_weight: ArrayLike | None = None,
     chunk_size: int | None = None,
 ) -> NDArray:
@@ -242,8 +247,7 @@ def gauss_newton_matrix(
     loss : {"log_loss", "binary_log_loss", "squared_error", "poisson"}, \
             default="log_loss"
         Loss, which fixes the output activation and ``H_i``.
-    alpha : float, default=0.0
-        L2 penalty on the weights.
+    {alpha}
     sample_weight : array-like of shape (n_samples,), default=None
         Weights ``s`` of the rows; their sum must be positive.
     chunk_size : int, default=None
@@ -275,4 +279,5 @@ def gauss_newton_matrix(
     """
     X, Y, sample_weight, dtype = _prepare(X, Y, sample_weight)
     net = _network_for(X, Y, layer_sizes, activation, loss, dtype, chunk_size)
+    alpha = _penalty(alpha, net)
     return network_gauss_newton(net, theta, X, Y, sample_weight, alpha)[2]

@@ -62,7 +62,7 @@ def conjugate_gradients(matvec, z, rtol, maxiter):
     return x, diag, off, len(steps)
 
 
-def trace_and_log_det(matvec, scale, probes, mask, rtol, maxiter, lanczos_steps):
+def diagonal_and_log_det(matvec, scale, probes, mask, rtol, maxiter, lanczos_steps):
     """Estimates of ``diag(P M^-1 P)`` and ``log det M``, and the products used.
 
     The diagonal is Bekas, Kokiopoulou & Saad's (2007) ``E[w .* M^-1 w]``,

@@ -266,7 +266,7 @@ class Stochastic:
             Mv = S * np.asarray(objective.hessp(theta, v, "gauss-newton"), float)
             return scale * (Mv + free * v)
 
-        diagonal, log_det, _ = hutchinson.trace_and_log_det(
+        diagonal, log_det, _ = hutchinson.diagonal_and_log_det(
             matvec, scale, self.probes, mask, CG_RTOL, CG_MAXITER, LANCZOS_STEPS
         )
         return diagonal[: net.n_coefs], log_det, None
