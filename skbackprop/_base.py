@@ -33,9 +33,9 @@ from skbackprop._monotonic import monotonic_bounds
 from skbackprop._persistence import PersistenceMixin
 from skbackprop._posterior import fit_posterior
 from skbackprop._state import (
-    LOSS_OF_OUTPUT,
     check_fitted_state,
     check_prediction_params,
+    fitted_loss,
 )
 from skbackprop._training.scipy_bridge import (
     SCIPY_METHODS,
@@ -199,8 +199,9 @@ class BaseBackprop(PersistenceMixin, BaseEstimator, metaclass=ABCMeta):
         """
 
     @abstractmethod
-    def _loss_name(self):
-        """The loss, a key of the engine's ``LOSSES``."""
+    def _loss(self):
+        """The loss, a :class:`~skbackprop._engine.losses.Loss` (its
+        parameters in the targets' units not yet resolved)."""
 
     @abstractmethod
     def _output_transform(self, kind):
@@ -292,14 +293,22 @@ class BaseBackprop(PersistenceMixin, BaseEstimator, metaclass=ABCMeta):
             ard=self.alpha == "ard",
         )
 
-    def _network(self, sizes, dtype):
-        """The network of these settings with the given layer sizes."""
+    def _network(self, sizes, dtype, target_scale=None, keep_loss=False):
+        """The network of these settings with the given layer sizes.
+
+        ``target_scale()``, if given, is the training targets' scale, which
+        resolves a loss's parameters in their units; with ``keep_loss`` (a
+        continued ``partial_fit``) those of the fitted loss are kept.
+        """
+        loss = self._loss()
+        if loss.scaled and target_scale is not None:
+            previous = getattr(self, "loss_function_", None)
+            if keep_loss and type(previous) is type(loss):
+                loss = previous
+            else:
+                loss = loss.at_scale(target_scale())
         return Network(
-            sizes,
-            self.activation,
-            self._loss_name(),
-            dtype=dtype,
-            chunk_size=self.chunk_size,
+            sizes, self.activation, loss, dtype=dtype, chunk_size=self.chunk_size
         )
 
     def _fitted_sizes(self):
@@ -312,7 +321,7 @@ class BaseBackprop(PersistenceMixin, BaseEstimator, metaclass=ABCMeta):
         return Network(
             self._fitted_sizes(),
             self.activation,
-            LOSS_OF_OUTPUT[self.out_activation_],
+            fitted_loss(self),
             dtype=dtype,
             chunk_size=self.chunk_size,
         )
@@ -408,6 +417,7 @@ class BaseBackprop(PersistenceMixin, BaseEstimator, metaclass=ABCMeta):
         self.n_layers_ = len(sizes)
         self.n_outputs_ = sizes[-1]
         self.out_activation_ = net.out_activation
+        self.loss_function_ = net.loss
         self.n_iter_ = result.n_iter
         self.loss_ = result.loss
         self.loss_curve_ = result.loss_curve

@@ -19,6 +19,8 @@ from sklearn.utils.validation import column_or_1d, validate_data
 
 from skbackprop._base import BaseBackprop, gd_only
 from skbackprop._docstrings import CLASSIFIER, CLASSIFIER_FIT, REGRESSOR, REGRESSOR_FIT
+from skbackprop._engine.losses import Loss, get_loss
+from skbackprop._engine.losses import names as loss_names
 from skbackprop._posterior import PREDICT_DOC, predict_with_std
 from skbackprop._targets import check_class_weight, check_same_kind
 
@@ -188,9 +190,9 @@ class BackpropClassifier(ClassifierMixin, BaseBackprop):
         multilabel = binarizer.y_type_.startswith("multilabel")
         return _encode_labels, (binarizer.classes_, multilabel)
 
-    def _loss_name(self):
+    def _loss(self):
         multiclass = self._label_binarizer.y_type_ == "multiclass"
-        return "log_loss" if multiclass else "binary_log_loss"
+        return get_loss("log_loss" if multiclass else "binary_log_loss")
 
     def _target_weights(self, y):
         if self.class_weight is None:
@@ -333,7 +335,7 @@ class BackpropRegressor(RegressorMixin, BaseBackprop):
 
     _parameter_constraints: dict = {
         **BaseBackprop._parameter_constraints,
-        "loss": [StrOptions({"squared_error", "poisson"})],
+        "loss": [StrOptions(set(loss_names("regression"))), Loss],
     }
 
     def __init__(
@@ -414,17 +416,13 @@ class BackpropRegressor(RegressorMixin, BaseBackprop):
         return X, y
 
     def _fit_targets(self, y, target_type, incremental):
-        if self.loss == "poisson" and np.any(y < 0):
-            raise ValueError(
-                "Some value(s) of y are negative which is not allowed for "
-                "loss='poisson'."
-            )
+        self._loss().check_targets(y)
 
     def _target_encoding(self):
         return _encode_values, ()
 
-    def _loss_name(self):
-        return self.loss
+    def _loss(self):
+        return get_loss(self.loss)
 
     def _output_transform(self, kind):
         return _values, ()
@@ -486,5 +484,5 @@ class BackpropRegressor(RegressorMixin, BaseBackprop):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.target_tags.multi_output = True
-        tags.target_tags.positive_only = self.loss == "poisson"
+        tags.target_tags.positive_only = get_loss(self.loss).name == "poisson"
         return tags

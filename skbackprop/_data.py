@@ -12,6 +12,7 @@ import scipy.sparse as sp
 from sklearn.model_selection import train_test_split
 from sklearn.utils.validation import _check_sample_weight, validate_data
 
+from skbackprop._engine.losses import target_scale
 from skbackprop._training.objective import (
     InMemoryObjective,
     scaled_alpha,
@@ -44,7 +45,12 @@ class InMemory:
         sample_weight, alpha = _check_weights(est, sample_weight, X, y)
         encode, args = est._target_encoding()
         Y = encode(y, *args, dtype=X.dtype)
-        net = est._network((X.shape[1], *hidden, Y.shape[1]), X.dtype)
+        net = est._network(
+            (X.shape[1], *hidden, Y.shape[1]),
+            X.dtype,
+            target_scale=lambda: target_scale(Y, sample_weight),
+            keep_loss=incremental and not first_pass,
+        )
         return InMemoryObjective(net, X, Y, sample_weight, alpha), y
 
     def validation(self, est, objective, y, rng, chosen=None):

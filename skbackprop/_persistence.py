@@ -24,6 +24,8 @@ import numpy as np
 import sklearn.exceptions
 from scipy.optimize import OptimizeResult
 
+from skbackprop._engine import losses
+from skbackprop._engine.losses import Loss
 from skbackprop._state import check_fitted_state
 from skbackprop._training.gd import GradientDescent
 from skbackprop._version import __version__
@@ -31,6 +33,9 @@ from skbackprop._version import __version__
 _VERSION_KEY = "_skbackprop_version"
 _OPTIMIZER_KEY = "_optimizer"
 _RESULT_KEY = "optimize_result_"
+# A loss (the parameter given as an instance, the fitted one) is saved as
+# its name and parameters.
+_LOSS_KEYS = ("loss", "loss_function_")
 # Entries of a SciPy OptimizeResult never saved: curvature approximations
 # (a LinearOperator for L-BFGS-B, an n_params x n_params matrix for BFGS).
 _DROPPED_RESULT_ENTRIES = frozenset({"hess_inv", "hess"})
@@ -117,6 +122,16 @@ def _result_state(result):
     }
 
 
+def _loaded_loss(state, key, name):
+    try:
+        return losses.from_state(state)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(
+            f"Refusing to load this {name}: its saved {key} is not a loss "
+            f"({type(exc).__name__}: {exc})."
+        ) from exc
+
+
 class PersistenceMixin:
     """Plain-data ``__getstate__``/``__setstate__`` that record the version.
 
@@ -133,6 +148,9 @@ class PersistenceMixin:
         result = state.get(_RESULT_KEY)
         if isinstance(result, OptimizeResult):
             state[_RESULT_KEY] = _result_state(result)
+        for key in _LOSS_KEYS:
+            if isinstance(state.get(key), Loss):
+                state[key] = losses.to_state(state[key])
         state[_VERSION_KEY] = __version__
         return state
 
@@ -156,6 +174,9 @@ class PersistenceMixin:
         result = state.get(_RESULT_KEY)
         if isinstance(result, dict) and not isinstance(result, OptimizeResult):
             state[_RESULT_KEY] = OptimizeResult(result)
+        for key in _LOSS_KEYS:
+            if isinstance(state.get(key), dict):
+                state[key] = _loaded_loss(state[key], key, type(self).__name__)
         before = dict(self.__dict__)
         super().__setstate__(state)
         if "coefs_" in self.__dict__:

@@ -29,6 +29,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from skbackprop._engine import laplace
 from skbackprop._engine.params import pack_params
+from skbackprop._state import fitted_loss
 from skbackprop._training.evidence import at_alpha
 
 PREDICT_DOC = """Predict targets, and with ``return_std`` their standard deviations.
@@ -85,7 +86,7 @@ def fit_posterior(est, objective, result, rows):
         return
     est.noise_variance_ = result.noise_variance
     est._laplace = None
-    if net.loss != "squared_error" or rows is None:
+    if net.loss.likelihood != "gaussian" or rows is None:
         return
     if result.factor is not None and net.n_params <= FULL_LIMIT:
         est._laplace = {"kind": "full", "factor": result.factor}
@@ -115,7 +116,7 @@ def predict_with_std(est, X):
     check_is_fitted(est)
     posterior = getattr(est, "_laplace", None)
     if posterior is None:
-        if est.loss != "squared_error":
+        if fitted_loss(est).likelihood != "gaussian":
             reason = f"loss={est.loss!r} has no Gaussian noise"
         else:
             reason = (

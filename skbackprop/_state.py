@@ -23,12 +23,9 @@ from sklearn.base import ClassifierMixin
 from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils._param_validation import validate_parameter_constraints
 
-from skbackprop._engine.losses import LOSSES
+from skbackprop._engine.losses import Loss
+from skbackprop._engine.losses.matched import BY_OUTPUT
 from skbackprop._training.gd import GradientDescent
-
-# The loss whose output activation a fitted network uses: prediction needs
-# only the activation, which ``out_activation_`` records at fit time.
-LOSS_OF_OUTPUT = {loss.out_activation: name for name, loss in LOSSES.items()}
 
 # The parameters prediction reads.
 PREDICTION_PARAMS = ("activation", "chunk_size")
@@ -105,6 +102,11 @@ def check_fitted_state(est, full=False):
     allowed = (expected,) if expected else ("identity", "exp")
     if activation not in allowed:
         fail("out_activation_", f"is {activation!r}, expected one of {allowed}")
+    loss = getattr(est, "loss_function_", None)
+    if loss is not None and (
+        not isinstance(loss, Loss) or loss.out_activation != activation
+    ):
+        fail("loss_function_", f"is {loss!r}, not a loss with output {activation!r}")
     if not full:
         return
     # Every parameter against its constraint, as fit does; one that a file
@@ -223,3 +225,10 @@ def _check_optimizer(optimizer, n_params, dtype, fail):
     for field, ok in checks.items():
         if not ok:
             fail(f"_optimizer.{field}", f"is invalid: {getattr(o, field)!r}")
+
+
+def fitted_loss(est):
+    """The loss a fitted estimator was trained with (for a model saved before
+    losses were recorded, the loss matched with its output activation)."""
+    loss = getattr(est, "loss_function_", None)
+    return BY_OUTPUT[est.out_activation_]() if loss is None else loss

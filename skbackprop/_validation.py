@@ -23,8 +23,6 @@ from sklearn.metrics import check_scoring
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import column_or_1d, validate_data
 
-from skbackprop._engine.losses import LOSSES
-
 
 def check_request(est, X_val, y_val, sample_weight_val):
     """Whether ``fit`` was given a validation set; a ``ValueError`` if it was
@@ -108,7 +106,7 @@ def score_function(est, net, X_val, Y_val, y_val, sw_val):
 
         return score
     if isinstance(scoring, str) and scoring == "loss":
-        row_loss = LOSSES[net.loss].row_loss
+        row_loss = net.loss.row_loss
         S = float(X_val.shape[0] if sw_val is None else np.sum(sw_val))
 
         def score(theta):

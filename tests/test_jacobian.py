@@ -198,13 +198,13 @@ def test_geodesic_product_is_the_literal_one(
     rng = np.random.default_rng(1)
     v, sw = 0.5 * rng.normal(size=theta.size), rng.uniform(0.2, 3.0, 30)
     net = Network(sizes, activation, loss)
-    got = gauss_newton.network_geodesic(net, theta, v, X, sw)
+    got = gauss_newton.network_geodesic(net, theta, v, X, Y, sw)
 
     h = 1e-3
     logits = [_logits(theta + t * v, X, sizes, activation) for t in (-h, 0, h)]
     r_vv = (logits[0] - 2 * logits[1] + logits[2]) / h**2
     Jac = output_jacobian(theta, X, sizes, activation)
-    H = gauss_newton.output_hessians(net, logits[1])
+    H = gauss_newton.output_hessians(net, logits[1], Y)
     want = np.einsum("i,ikp,ikl,il->p", sw, Jac, H, r_vv) / sw.sum()
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-6 * np.abs(want).max())
     # Its second derivatives are exact: the R-operator's, not differences.
@@ -220,9 +220,9 @@ def test_geodesic_product_splits_over_blocks_and_workers(
     theta = make_theta(X, sizes, "tanh")
     v = np.random.default_rng(2).normal(size=theta.size)
     net = Network(sizes, "tanh", "log_loss")
-    whole = gauss_newton.network_geodesic(net, theta, v, X)
+    whole = gauss_newton.network_geodesic(net, theta, v, X, Y)
     parts = [
-        gauss_newton.geodesic_sum(net, theta, v, X[a:b], None)
+        gauss_newton.geodesic_sum(net, theta, v, X[a:b], Y[a:b], None)
         for a, b in [(0, 77), (77, 200)]
     ]
     np.testing.assert_allclose(sum(parts) / 200, whole, rtol=0, atol=1e-14)
@@ -230,7 +230,7 @@ def test_geodesic_product_splits_over_blocks_and_workers(
     monkeypatch.setattr(threads, "MIN_WORK_PER_WORKER", 0)
     net = Network(sizes, "tanh", "log_loss", chunk_size=9)
     with threadpool_limits(2, user_api="blas"):
-        split = gauss_newton.network_geodesic(net, theta, v, X)
+        split = gauss_newton.network_geodesic(net, theta, v, X, Y)
     np.testing.assert_allclose(split, whole, rtol=0, atol=1e-14)
 
 
@@ -254,7 +254,7 @@ def test_cost_and_gauss_newton_memory_is_flat_in_rows(make_theta):
     v = rng.normal(size=theta.shape)
 
     def geodesic(net, theta, X, Y):
-        return gauss_newton.network_geodesic(net, theta, v, X)
+        return gauss_newton.network_geodesic(net, theta, v, X, Y)
 
     passes = (gauss_newton.network_cost, gauss_newton.network_gauss_newton, geodesic)
     peaks = []

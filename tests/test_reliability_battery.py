@@ -109,7 +109,7 @@ def _cost(est, X_, y, sample_weight=None):
         Y_,
         sizes,
         est.activation,
-        est._loss_name(),
+        est.loss_function_,
         est.alpha,
         sample_weight,
     )[0]

@@ -20,7 +20,6 @@ import numpy as np
 
 from skbackprop._engine import threads
 from skbackprop._engine.activations import OUTPUT_ACTIVATIONS
-from skbackprop._engine.losses import LOSSES
 from skbackprop._engine.network import weight_sum
 
 CURVATURES = ("exact", "gauss-newton")
@@ -107,7 +106,7 @@ def _block(net, params, V, X, Y, sw, H, exact):
     V_coefs, V_intercepts = V
     H_coefs, H_intercepts = H
     L = len(coefs)
-    loss = LOSSES[net.loss]
+    loss = net.loss
     # The forward cascade, keeping every layer's activations (and the Z(l)
     # that g' and g'' need).
     rows = X.shape[0]
@@ -129,8 +128,8 @@ def _block(net, params, V, X, Y, sw, H, exact):
             g2.append(d2)
             R_Z.append(RZ)
         else:
-            R_delta = loss.output_jvp(A_out, RZ)
-            delta = A_out - Y
+            R_delta = loss.hessp(A_out, Y, RZ)
+            delta = loss.signal(A_out, Y)
     if sw is not None:
         R_delta *= sw[:, None]
         delta *= sw[:, None]

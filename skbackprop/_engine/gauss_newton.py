@@ -9,7 +9,7 @@ with ``J_i`` the Jacobian of row ``i``'s logits
 (:class:`~skbackprop._engine.jacobian.Linearization`), ``H_i`` the loss's
 Hessian in them (``I`` for squared error, ``p(1-p)`` for binary log-loss,
 ``diag(p) - p p'`` for softmax log-loss, ``exp(z)`` for Poisson: columns of
-``LOSSES[loss].output_jvp``) and ``I_W`` the identity on the weights only.
+the loss's ``hessp``) and ``I_W`` the identity on the weights only.
 The same Jacobian rows give the gradient, ``D = (1/S) sum_i s_i J_i' d_i(L)
 + (alpha / S) W`` with ``d(L) = A(L) - Y``, so one pass over the rows, block
 by block, yields ``J``, ``D`` and ``G`` in ``O(n_params^2 + rows * n_L *
@@ -34,24 +34,23 @@ from scipy.linalg import get_blas_funcs
 from skbackprop._engine import threads
 from skbackprop._engine.activations import OUTPUT_ACTIVATIONS
 from skbackprop._engine.jacobian import blocks, jacobian_rows, linearization_rows
-from skbackprop._engine.losses import LOSSES
 from skbackprop._engine.network import penalty
 
 
-def output_hessians(net, Z):
+def output_hessians(net, Z, Y):
     """The loss's Hessians ``H_i`` in the logits, shape ``(rows, n_L, n_L)``.
 
-    Column ``k`` of every ``H_i`` is ``output_jvp(A, e_k)``, the R-operator's
+    Column ``k`` of every ``H_i`` is ``hessp(A, Y, e_k)``, the R-operator's
     output step along the unit direction.
     """
-    loss = LOSSES[net.loss]
+    loss = net.loss
     A = OUTPUT_ACTIVATIONS[loss.out_activation](Z.copy())
     rows, n_out = A.shape
     H = np.empty((rows, n_out, n_out), net.dtype)
     E = np.zeros_like(A)
     for k in range(n_out):
         E[:, k] = 1
-        H[:, :, k] = loss.output_jvp(A, E)
+        H[:, :, k] = loss.hessp(A, Y, E)
         E[:, k] = 0
     return H
 
@@ -93,20 +92,19 @@ def gauss_newton_sum(net, theta, X, Y, sample_weight):
     add up to it.
     """
     P = net.n_params
-    loss = LOSSES[net.loss]
-    identity = loss.out_activation == "identity"
+    loss = net.loss
     J, D, G = 0.0, np.zeros(P, net.dtype), np.zeros((P, P), net.dtype)
     for start, stop, lin in blocks(net, theta, X, jacobian_rows(net)):
         sw = None if sample_weight is None else sample_weight[start:stop]
         Jac = lin.dense()
         delta = lin.Z.copy()
-        row_loss = loss.loss_signal(delta, Y[start:stop])  # delta = A(L) - Y
+        row_loss = loss.loss_signal(delta, Y[start:stop])  # delta = d(L)
         if sw is not None:
             row_loss = row_loss * sw
             delta *= sw[:, None]
         J += float(row_loss.sum())
         D += Jac.reshape(-1, P).T @ delta.ravel()
-        H = None if identity else output_hessians(net, lin.Z)
+        H = None if loss.unit_hessian else output_hessians(net, lin.Z, Y[start:stop])
         _add_curvature(G, Jac, H, sw)
         del Jac, lin  # one block in memory at a time, not two
     return J, D, mirror_upper(G)
@@ -182,32 +180,32 @@ def network_gauss_newton(net, theta, X, Y, sample_weight=None, alpha=0.0):
     return J, D, regularize_matrix(net, G, alpha, S)
 
 
-def geodesic_sum(net, theta, v, X, sample_weight):
+def geodesic_sum(net, theta, v, X, Y, sample_weight):
     """The unnormalized ``sum_i s_i J_i' H_i r_vv,i`` of the rows of ``X``.
 
     Block by block (:func:`~skbackprop._engine.jacobian.linearization_rows`:
     no dense Jacobian, memory flat in the rows): the
     forward cascade at ``theta``, the first and second R-operator passes
     along ``v`` for ``r_vv``, ``H_i r_vv,i`` from the loss's output
-    R-operator (``output_jvp``; ``r_vv`` itself for squared error), one
+    R-operator (``hessp``; ``r_vv`` itself for squared error), one
     backward pass for ``J'``.  Splits exactly over rows, as
     :func:`gauss_newton_sum` does.
     """
-    loss = LOSSES[net.loss]
+    loss = net.loss
     final = OUTPUT_ACTIVATIONS[loss.out_activation]
     out = np.zeros(net.n_params, net.dtype)
     rows = linearization_rows(net, second=True)
     for start, stop, lin in blocks(net, theta, X, rows, second=True):
         _, r_vv = lin.jvp2(v)
-        if loss.out_activation != "identity":
-            r_vv = loss.output_jvp(final(lin.Z.copy()), r_vv)  # H_i r_vv,i
+        if not loss.unit_hessian:  # H_i r_vv,i
+            r_vv = loss.hessp(final(lin.Z.copy()), Y[start:stop], r_vv)
         if sample_weight is not None:
             r_vv *= sample_weight[start:stop, None]
         lin.vjp(r_vv, out)
     return out
 
 
-def network_geodesic(net, theta, v, X, sample_weight=None):
+def network_geodesic(net, theta, v, X, Y, sample_weight=None):
     """``(1/S) sum_i s_i J_i' H_i r_vv,i``: the geodesic acceleration's product.
 
     The acceleration ``a`` solves ``(G + mu I) a = -`` this, with the same
@@ -218,7 +216,7 @@ def network_geodesic(net, theta, v, X, sample_weight=None):
 
     def part(k, start, stop):
         sw = None if sample_weight is None else sample_weight[start:stop]
-        return geodesic_sum(net, theta, v, X[start:stop], sw)
+        return geodesic_sum(net, theta, v, X[start:stop], Y[start:stop], sw)
 
     with np.errstate(over="ignore", invalid="ignore"):
         # The workers' parts are added in order: no dependence on timing.
@@ -241,7 +239,7 @@ def network_cost(net, theta, X, Y, sample_weight=None, alpha=0.0):
     S = _weight_sum(X, sample_weight)
     theta = net.as_theta(theta)
     coefs, intercepts = net.unpack(theta)
-    row_loss = LOSSES[net.loss].row_loss
+    row_loss = net.loss.row_loss
     rows = jacobian_rows(net)
 
     def part(k, start, stop):

@@ -102,11 +102,11 @@ def factor(M):
     )
 
 
-def gauss_newton_diagonal(net, theta, X, sample_weight):
+def gauss_newton_diagonal(net, theta, X, Y, sample_weight):
     """``diag(G_D) = sum_i s_i diag(J_i' H_i J_i)``, from the dense Jacobian
     rows block by block: ``O(m n_L n_params)`` operations."""
     d = np.zeros(net.n_params)
-    identity = net.out_activation == "identity"
+    identity = net.loss.unit_hessian
     for start, stop, lin in blocks(net, theta, X, jacobian_rows(net)):
         Jac = lin.dense().astype(np.float64)
         sw = (
@@ -117,12 +117,12 @@ def gauss_newton_diagonal(net, theta, X, sample_weight):
         if identity:
             d += np.einsum("r,rkp,rkp->p", sw, Jac, Jac)
         else:
-            H = output_hessians(net, lin.Z).astype(np.float64)
+            H = output_hessians(net, lin.Z, Y[start:stop]).astype(np.float64)
             d += np.einsum("r,rkp,rkl,rlp->p", sw, Jac, H, Jac, optimize=True)
     return d
 
 
-def gauss_newton_root(net, theta, X, sample_weight):
+def gauss_newton_root(net, theta, X, Y, sample_weight):
     """``B`` with ``B' B = G_D``, shape ``(m n_L, n_params)``, in float64.
 
     Row block ``i`` is ``sqrt(s_i) R_i' J_i`` with ``H_i = R_i R_i'`` (the
@@ -130,11 +130,11 @@ def gauss_newton_root(net, theta, X, sample_weight):
     other losses: ``H_i`` is positive semi-definite).
     """
     parts = []
-    identity = net.out_activation == "identity"
     for start, stop, lin in blocks(net, theta, X, jacobian_rows(net)):
         Jac = lin.dense().astype(np.float64)
-        if not identity:
-            lam, U = np.linalg.eigh(output_hessians(net, lin.Z).astype(np.float64))
+        if not net.loss.unit_hessian:
+            H = output_hessians(net, lin.Z, Y[start:stop])
+            lam, U = np.linalg.eigh(H.astype(np.float64))
             R = U * np.sqrt(np.clip(lam, 0.0, None))[:, None, :]
             Jac = np.einsum("rkl,rkp->rlp", R, Jac)
         if sample_weight is not None:

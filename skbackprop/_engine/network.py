@@ -36,7 +36,7 @@ from skbackprop._engine.activations import (
     OUTPUT_ACTIVATIONS,
     check_activations,
 )
-from skbackprop._engine.losses import LOSSES
+from skbackprop._engine.losses import get_loss
 from skbackprop._engine.params import Layout
 
 # Rows per chunk are chosen so that one activation buffer of the widest layer
@@ -98,9 +98,10 @@ class Network(Layout):
     activation : str or sequence of str, default="relu"
         Hidden activation ``g``, a key of :data:`HIDDEN_ACTIVATIONS`, or one
         per hidden layer.
-    loss : {"log_loss", "binary_log_loss", "squared_error", "poisson"}
-        The loss, which fixes the output activation (softmax, logistic,
-        identity, exp).
+    loss : str or Loss
+        The loss (a registered name or a
+        :class:`~skbackprop._engine.losses.Loss`), which fixes the output
+        activation.
     dtype : {np.float64, np.float32}, default=np.float64
         The dtype every computation runs in.
     chunk_size : int or None, default=None
@@ -118,8 +119,6 @@ class Network(Layout):
     ):
         super().__init__(layer_sizes)
         self.activations = check_activations(activation, len(self.layer_sizes) - 2)
-        if loss not in LOSSES:
-            raise ValueError(f"loss must be one of {sorted(LOSSES)}, got {loss!r}.")
         if chunk_size is not None and (
             not isinstance(chunk_size, numbers.Integral)
             or isinstance(chunk_size, bool)
@@ -134,8 +133,8 @@ class Network(Layout):
         )
         # One Activation per hidden layer (see activations.Activation).
         self.g = tuple(HIDDEN_ACTIVATIONS[name] for name in self.activations)
-        self.loss = loss
-        self.out_activation = LOSSES[loss].out_activation
+        self.loss = get_loss(loss)
+        self.out_activation = self.loss.out_activation
         self.dtype = np.dtype(dtype)
         if self.dtype not in (np.float32, np.float64):
             raise ValueError(f"dtype must be float32 or float64, got {self.dtype}.")
@@ -347,7 +346,7 @@ class Network(Layout):
         delta = self.cascade(coefs, intercepts, X, acts, zs)
 
         # Loss from the logits Z(L); Z(L) becomes the output signal A(L) - Y.
-        row_loss = LOSSES[self.loss].loss_signal(delta, Y)
+        row_loss = self.loss.loss_signal(delta, Y)
         J = float(row_loss.sum() if sw is None else np.dot(sw, row_loss))
         if sw is not None:
             delta *= sw[:, None]

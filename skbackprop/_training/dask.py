@@ -28,7 +28,6 @@ from skbackprop._engine.gauss_newton import (
     geodesic_sum,
     regularize_matrix,
 )
-from skbackprop._engine.losses import LOSSES
 from skbackprop._engine.network import Network
 
 # Fan-in of the tree that adds the blocks' partial sums on the workers.
@@ -71,16 +70,14 @@ def block_gauss_newton(spec, X, Y, sw, theta):
 def block_geodesic(spec, X, Y, sw, theta, v):
     """The unnormalized ``sum_i s_i J_i' H_i r_vv,i`` of one block."""
     with np.errstate(over="ignore", invalid="ignore"):
-        return geodesic_sum(_network(spec), theta, v, X, sw)
+        return geodesic_sum(_network(spec), theta, v, X, Y, sw)
 
 
 def block_cost(spec, X, Y, sw, theta):
     """``sum_i s_i loss_i`` of one block, from a forward pass."""
     net = _network(spec)
     with np.errstate(over="ignore", invalid="ignore"):
-        row_loss = LOSSES[net.loss].row_loss(
-            net.forward(theta, X, out_activation=False), Y
-        )
+        row_loss = net.loss.row_loss(net.forward(theta, X, out_activation=False), Y)
         return float(row_loss.sum() if sw is None else np.dot(sw, row_loss))
 
 

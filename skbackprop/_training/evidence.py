@@ -58,7 +58,6 @@ import warnings
 from typing import NamedTuple
 
 import numpy as np
-from scipy.special import gammaln, xlogy
 
 from skbackprop._engine import hutchinson, laplace
 from skbackprop._training.progress import warn
@@ -153,7 +152,7 @@ class Groups:
 
 def gaussian(net):
     """Whether the likelihood has a noise precision (squared error)."""
-    return net.loss == "squared_error"
+    return net.loss.likelihood == "gaussian"
 
 
 def start_alpha(objective):
@@ -172,15 +171,6 @@ def at_alpha(objective, alpha):
     objective = copy.copy(objective)
     objective.alpha = alpha
     return objective
-
-
-def _log_factorials(objective):
-    """``sum_i s_i (log y_i! + y_i - y_i log y_i)``: the Poisson negative
-    log-likelihood minus the package's half deviance."""
-    Y = np.asarray(objective.Y, np.float64)
-    terms = (gammaln(Y + 1) + Y - xlogy(Y, Y)).sum(axis=1)
-    sw = objective.sample_weight
-    return float(terms.sum() if sw is None else np.dot(sw, terms))
 
 
 class Exact:
@@ -213,7 +203,7 @@ class DataSpace:
     def __call__(self, objective, theta):
         net, alpha = objective.net, objective.alpha
         B = laplace.gauss_newton_root(
-            net, net.as_theta(theta), objective.X, objective.sample_weight
+            net, net.as_theta(theta), objective.X, objective.Y, objective.sample_weight
         )
         if self.epsilon is None:
             self.epsilon = laplace.free_precision(np.einsum("rp,rp->p", B, B))
@@ -252,7 +242,7 @@ class Stochastic:
     def __call__(self, objective, theta):
         net, S, alpha = objective.net, objective.weight_sum, objective.alpha
         d = laplace.gauss_newton_diagonal(
-            net, net.as_theta(theta), objective.X, objective.sample_weight
+            net, net.as_theta(theta), objective.X, objective.Y, objective.sample_weight
         )
         if self.epsilon is None:
             self.epsilon = laplace.free_precision(d)
@@ -396,7 +386,7 @@ def run_evidence(objective, theta, settings, rng, fit):
     if settings.ard:
         inner = dataclasses.replace(full, max_iter=min(full.max_iter, ARD_STEPS))
     curvature = choose_curvature(objective, rng)
-    constant = _log_factorials(objective) if net.loss == "poisson" else 0.0
+    constant = net.loss.log_likelihood_constant(objective.Y, objective.sample_weight)
     groups = Groups(net, settings.ard)
     alpha = np.full(groups.n, start_alpha(objective))
     n_iter, loss_curve, curve, old = 0, [], [], None

@@ -188,10 +188,10 @@ def run_least_squares(objective, theta, progress, settings):
             "solver='least_squares' needs the data in memory; use solver='lm' "
             "for Dask arrays."
         )
-    if objective.net.loss != "squared_error":
+    if objective.net.loss.likelihood != "gaussian":
         raise ValueError(
             f"solver='least_squares' fits squared-error regression only, not "
-            f"loss={objective.net.loss!r}; use solver='lm', whose Gauss-Newton "
+            f"loss={objective.net.loss.name!r}; use solver='lm', whose Gauss-Newton "
             "matrix serves every loss."
         )
     residuals = Residuals(objective)

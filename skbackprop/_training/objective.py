@@ -172,7 +172,7 @@ class InMemoryObjective:
         )
 
     def geodesic(self, theta, v):
-        return network_geodesic(self.net, theta, v, self.X, self.sample_weight)
+        return network_geodesic(self.net, theta, v, self.X, self.Y, self.sample_weight)
 
     def threads(self, batch_size=None, between=True):
         """Hold the thread setting of :func:`~skbackprop._engine.threads.plan`
