@@ -46,7 +46,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
-import skbackprop._training.lm
+import skbackprop._training.solvers.lm
 from skbackprop import BackpropRegressor, init_params
 from skbackprop._engine.jacobian import Linearization, jacobian_rows
 from skbackprop._engine.network import Network
@@ -463,7 +463,7 @@ def main():
     widths = (8, 32, 128) if args.quick else (8, 16, 32, 64, 128, 256, 400)
     results["crossover"] = []
     # Measure beyond the size lm refuses, to show why it refuses there.
-    skbackprop._training.lm.MAX_PARAMS = 10**9
+    skbackprop._training.solvers.lm.MAX_PARAMS = 10**9
     for h in widths:
         problem = {"data": (X_f, y_f), "hidden": (h,)}
         row = compare(problem, 0, 1, budget_factor=2.0, solvers=CROSSOVER)

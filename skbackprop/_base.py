@@ -37,23 +37,14 @@ from skbackprop._state import (
     check_prediction_params,
     fitted_loss,
 )
-from skbackprop._training.scipy_bridge import (
-    SCIPY_METHODS,
-    canonical_method,
-    uses_hessp,
-)
+from skbackprop._training import solvers
 from skbackprop._training.settings import Settings
-from skbackprop._training.solve import SOLVERS, train
+from skbackprop._training.solve import train
 from skbackprop._validation import check_request
 
-# The package's own solvers, every accepted spelling of the SciPy methods,
-# plus scikit-learn's "lbfgs".
-_SOLVER_NAMES = (
-    set(SOLVERS)
-    | {"lbfgs"}
-    | set(SCIPY_METHODS)
-    | {name.lower() for name in SCIPY_METHODS}
-)
+# The registered solvers' names and aliases (SciPy's names in lower case,
+# scikit-learn's "lbfgs").
+_SOLVER_NAMES = set(solvers.SOLVERS) | set(solvers.ALIASES)
 
 # scikit-learn's stochastic solvers, which this package does not have, and
 # what to use instead.
@@ -68,9 +59,11 @@ class _SolverNames(StrOptions):
     """The solver names, listed sorted (SciPy's spelling) in error messages."""
 
     def __str__(self):
-        names = sorted({"gd", "lbfgs", *SCIPY_METHODS}, key=str.lower)
+        # The solvers' names and the aliases other than lower-case spellings.
+        other = {a for a, name in solvers.ALIASES.items() if a != name.lower()}
+        names = sorted({*solvers.names(), *other}, key=str.lower)
         return (
-            f"a str among {{{', '.join(map(repr, names))}}} (SciPy's names also "
+            f"a str among {{{', '.join(map(repr, names))}}} (SciPy methods also "
             "in lower case)"
         )
 
@@ -237,31 +230,25 @@ class BaseBackprop(PersistenceMixin, BaseEstimator, metaclass=ABCMeta):
             )
         super()._validate_params()
 
-    def _solver_name(self):
-        """A name of ``SOLVERS``, SciPy's canonical method name, or the callable."""
-        if callable(self.solver):
-            return self.solver
-        if self.solver in SOLVERS:
-            return self.solver
-        if self.solver == "lbfgs":
-            return "L-BFGS-B"
-        return canonical_method(self.solver)
+    def _solver(self):
+        """The registered :class:`Solver` of ``solver`` (or the callable's)."""
+        return solvers.resolve(self.solver)
 
     def _settings(self, incremental):
         """The training layer's settings, checked across parameters."""
-        solver = self._solver_name()
+        solver = self._solver()
         if incremental and self.early_stopping:
             # As scikit-learn: one epoch has nothing to stop early.
             raise ValueError("partial_fit does not support early_stopping=True")
-        if solver == "gd" and self.solver_options:
+        if self.solver_options and not solver.options:
             raise ValueError(
-                "solver_options are passed to SciPy's minimize and do not apply "
-                "to solver='gd'; use learning_rate_init, momentum, batch_size."
+                f"solver_options do not apply to solver={solver.name!r}; use "
+                "learning_rate_init, momentum, batch_size."
             )
-        if self.curvature != "exact" and (solver in SOLVERS or not uses_hessp(solver)):
+        if self.curvature != "exact" and not solver.hessp:
             raise ValueError(
                 f"curvature={self.curvature!r} needs a solver that uses Hessian-vector "
-                f"products (Newton-CG, trust-ncg, trust-krylov, trust-constr), got "
+                f"products ({', '.join(solvers.names(lambda s: s.hessp))}), got "
                 f"solver={self.solver!r}."
             )
         evidence = isinstance(self.alpha, str)
@@ -399,8 +386,8 @@ class BaseBackprop(PersistenceMixin, BaseEstimator, metaclass=ABCMeta):
 
         # n_iter_ and max_iter are per call, as in scikit-learn (its #24764);
         # a continued descent extends the loss curve and keeps the schedule's
-        # step count (see run_gd).
-        continuing = not first_pass and settings.solver == "gd"
+        # step count (see solvers/gd.py).
+        continuing = not first_pass and settings.solver.incremental
         result = train(
             objective,
             theta,
@@ -456,10 +443,15 @@ class BaseBackprop(PersistenceMixin, BaseEstimator, metaclass=ABCMeta):
 
 
 def _gd_only(estimator):
-    """partial_fit exists for solver='gd' only, as for scikit-learn's SGD."""
-    if estimator.solver != "gd":
+    """partial_fit exists for the incremental solvers ("gd") only, as for
+    scikit-learn's SGD."""
+    solver = solvers.resolve(estimator.solver)
+    if solver is None or not solver.incremental:
+        names = solvers.names(lambda s: s.incremental)
         raise AttributeError(
-            f"partial_fit is only available for solver='gd', not {estimator.solver!r}."
+            "partial_fit is only available for "
+            + " or ".join(f"solver={name!r}" for name in names)
+            + f", not {estimator.solver!r}."
         )
     return True
 

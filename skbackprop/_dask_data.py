@@ -132,7 +132,7 @@ def _unsupported(est, n_samples):
             "train_test_split) and use callback to score it."
         )
     if (
-        est._solver_name() == "gd"
+        est._solver().mini_batch
         and est.batch_size is not None
         and est.batch_size < n_samples
     ):

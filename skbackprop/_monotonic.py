@@ -10,13 +10,13 @@ from sklearn.utils.validation import _check_monotonic_cst
 
 from skbackprop._engine.activations import HIDDEN_ACTIVATIONS
 from skbackprop._engine.monotone import monotone_bounds
-from skbackprop._training.bounds import BOUNDED_SOLVERS
+from skbackprop._training import solvers
 
 
 def monotonic_bounds(est, net, solver):
     """The bounds enforcing ``est.monotonic_cst`` on ``net``, or None.
 
-    ``solver`` is the training settings' solver.  Raises a ``ValueError``
+    ``solver`` is the training settings' :class:`Solver`.  Raises a ``ValueError``
     for constraints that cannot be honoured: a softmax output (multiclass),
     an activation that is not monotone, or a solver that ignores bounds.
     Called after the data are validated (``n_features_in_`` is set).
@@ -39,10 +39,10 @@ def monotonic_bounds(est, net, solver):
             "are not monotone. Use e.g. 'tanh', 'logistic', 'relu', "
             "'leaky_relu', 'softplus' or 'elu'."
         )
-    if solver not in BOUNDED_SOLVERS:
-        name = getattr(solver, "__name__", solver)
+    if not solver.bounds:
         raise ValueError(
             f"monotonic_cst needs a solver that honours bounds on the weights: "
-            f"one of {list(BOUNDED_SOLVERS)}, got solver={name!r}."
+            f"one of {solvers.names(lambda s: s.bounds)}, got "
+            f"solver={solver.describe()!r}."
         )
     return monotone_bounds(net.layer_sizes, cst)

@@ -27,7 +27,7 @@ from scipy.optimize import OptimizeResult
 from skbackprop._engine import losses
 from skbackprop._engine.losses import Loss
 from skbackprop._state import check_fitted_state
-from skbackprop._training.gd import GradientDescent
+from skbackprop._training.solvers.gd import GradientDescent
 from skbackprop._version import __version__
 
 _VERSION_KEY = "_skbackprop_version"

@@ -25,7 +25,7 @@ from sklearn.utils._param_validation import validate_parameter_constraints
 
 from skbackprop._engine.losses import Loss
 from skbackprop._engine.losses.matched import BY_OUTPUT
-from skbackprop._training.gd import GradientDescent
+from skbackprop._training.solvers.gd import GradientDescent
 
 # The parameters prediction reads.
 PREDICTION_PARAMS = ("activation", "chunk_size")

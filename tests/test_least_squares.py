@@ -11,10 +11,11 @@ from sklearn.linear_model import Ridge
 
 from skbackprop import BackpropClassifier, BackpropRegressor, cost_grad
 from skbackprop._engine.network import Network
-from skbackprop._training import least_squares as lsq
+from skbackprop._training import solve
 from skbackprop._training.objective import InMemoryObjective
 from skbackprop._training.progress import Progress
 from skbackprop._training.settings import Settings
+from skbackprop._training.solvers import least_squares as lsq
 
 
 def _regression(n=60, n_outputs=1, seed=0):
@@ -222,33 +223,30 @@ def test_non_finite_start_raises():
     assert not hasattr(est, "coefs_")
 
 
-class _OverflowAt(Progress):
-    """Progress whose ``k``-th iterate reports a non-finite loss."""
-
-    def __init__(self, k):
-        super().__init__(Settings(), None, False, 0, [])
-        self.k = k
-
-    def __call__(self, theta, loss):
-        super().__call__(theta, np.inf if self.n_iter + 1 == self.k else loss)
-
-
-def test_an_overflowing_iterate_keeps_the_last_finite_one():
+def test_an_overflowing_iterate_keeps_the_last_finite_one(monkeypatch):
     X, y = _regression()
     net = Network((3, 4, 1), "tanh", "squared_error")
     objective = InMemoryObjective(net, X, y[:, None], None, 0.0)
     theta0 = np.random.default_rng(0).normal(size=net.n_params)
-    settings = Settings(solver="least_squares")
+
+    class OverflowAt3(Progress):
+        """Progress whose third iterate reports a non-finite loss."""
+
+        def __call__(self, theta, loss):
+            super().__call__(theta, np.inf if self.n_iter + 1 == 3 else loss)
+
+    monkeypatch.setattr(solve, "Progress", OverflowAt3)
     with pytest.warns(ConvergenceWarning, match="became non-finite"):
-        theta, loss, result = lsq.run_least_squares(
-            objective, theta0, _OverflowAt(3), settings
-        )
-    kept = _OverflowAt(0)
+        cut = solve.train(objective, theta0.copy(), Settings("least_squares"), None)
+    monkeypatch.undo()
     with pytest.warns(ConvergenceWarning, match="after 2 iteration"):
-        lsq.run_least_squares(objective, theta0, kept, Settings(max_iter=2))
-    np.testing.assert_array_equal(theta, kept.last_theta)
-    assert loss == objective.cost_grad(theta)[0]
-    assert result.status == -2 and not result.success
+        two = solve.train(
+            objective, theta0.copy(), Settings("least_squares", max_iter=2), None
+        )
+    np.testing.assert_array_equal(cut.theta, two.theta)
+    assert cut.n_iter == two.n_iter == 2 and cut.loss_curve == two.loss_curve
+    assert cut.loss == objective.cost_grad(cut.theta)[0]
+    assert cut.optimize_result.status == -2 and not cut.optimize_result.success
 
 
 def test_max_fun_limits_the_evaluations():

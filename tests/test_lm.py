@@ -1,5 +1,6 @@
 """Levenberg-Marquardt: ``solver="lm"``, its damping, options and stopping."""
 
+import contextlib
 import pickle
 import warnings
 
@@ -9,10 +10,10 @@ from sklearn.exceptions import ConvergenceWarning
 
 from skbackprop import BackpropClassifier, BackpropRegressor, cost_grad
 from skbackprop._engine.network import Network
-from skbackprop._training import lm
 from skbackprop._training.objective import InMemoryObjective
-from skbackprop._training.progress import Progress
 from skbackprop._training.settings import Settings
+from skbackprop._training.solve import train
+from skbackprop._training.solvers import lm
 
 
 def _regression(n=80, seed=0):
@@ -134,7 +135,7 @@ def test_float32_data():
         ({"mu": "big"}, "positive finite number"),
         ({"mu_max": np.inf}, "positive finite number"),
         ({"damping": "trainlm", "mu_dec": 2.0}, "mu_dec must be below 1"),
-        ({"damping": "trainlm", "mu_inc": 0.5}, "mu_inc must be above 1"),
+        ({"damping": "trainlm", "mu_inc": 0.5}, "mu_inc must be at least 1.5"),
         ({"mu_dec": 0.5}, r"add damping='trainlm'"),
         ({"mu": 10.0, "mu_max": 1.0}, "must be at least mu"),
         ({"damping": "more"}, r"damping.*must be one of"),
@@ -352,6 +353,9 @@ class _Quadratic:
     def geodesic(self, theta, v):
         return np.zeros_like(theta)  # J linear in theta: r_vv = 0
 
+    def threads(self, batch_size=None, between=True):
+        return contextlib.nullcontext()
+
     def gauss_newton(self, theta):
         self.calls += 1
         G = self.c * np.eye(theta.size)
@@ -361,9 +365,11 @@ class _Quadratic:
 
 
 def _run(objective, theta, **settings):
+    """The solver through train: the parameters kept, the loss there and the
+    run's OptimizeResult."""
     s = Settings(solver="lm", **settings)
-    progress = Progress(s, None, train_loss_rule=False, n_iter=0, curve=[])
-    return lm.run_lm(objective, np.asarray(theta, float), progress, s)
+    result = train(objective, np.asarray(theta, float), s, None)
+    return result.theta, result.loss, result.optimize_result
 
 
 def test_overflowing_trials_are_rejected():

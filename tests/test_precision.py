@@ -10,6 +10,7 @@ import pytest
 from scipy.optimize import OptimizeResult
 
 from skbackprop._training.precision import minimize_float32, restarts_apply
+from skbackprop._training.progress import StopTraining
 
 STALL = "CONVERGENCE: RELATIVE REDUCTION OF F <= FACTR*EPSMCH"
 GTOL = "CONVERGENCE: NORM OF PROJECTED GRADIENT <= PGTOL"
@@ -42,7 +43,7 @@ def _scripted(runs):
             nfev=nit + 2,
             njev=nit + 2,
         )
-        return theta, result, None
+        return result
 
     return minimize, calls
 
@@ -50,19 +51,17 @@ def _scripted(runs):
 def test_a_stall_above_gtol_restarts_until_the_gradient_test_holds():
     minimize, calls = _scripted([(3.0, 1e-2, STALL, 10), (2.0, 1e-5, GTOL, 5)])
     options = {"maxiter": 100, "maxfun": 1000, "gtol": 1e-4, "maxcor": 7}
-    theta, result, stopped = minimize_float32(
-        minimize, None, np.zeros(3), options, None
-    )
-    assert stopped is None and result.success and result.fun == 2.0
+    result = minimize_float32(minimize, None, np.zeros(3), options, None)
+    assert result.success and result.fun == 2.0
     assert (result.nit, result.nfev, result.njev) == (15, 19, 19)
-    np.testing.assert_array_equal(theta, np.full(3, 2.0))  # from where it stopped
+    np.testing.assert_array_equal(result.x, np.full(3, 2.0))  # from where it stopped
     # Each run gets what is left of the budgets, and the user's options.
     assert calls[1] == {"maxiter": 90, "maxfun": 988, "gtol": 1e-4, "maxcor": 7}
 
 
 def test_a_restart_that_gains_nothing_ends_unsuccessfully():
     minimize, calls = _scripted([(3.0, 1e-2, STALL, 10), (3.0, 1e-2, STALL, 1)])
-    _, result, _ = minimize_float32(minimize, None, np.zeros(3), {"gtol": 1e-4}, None)
+    result = minimize_float32(minimize, None, np.zeros(3), {"gtol": 1e-4}, None)
     assert len(calls) == 2
     assert not result.success
     assert "float32" in result.message and "tol = 0.0001" in result.message
@@ -79,15 +78,26 @@ def test_a_restart_that_gains_nothing_ends_unsuccessfully():
 def test_no_restart_otherwise(run):
     minimize, calls = _scripted([run])
     options = {"maxiter": 100, "gtol": 1e-4}
-    _, result, _ = minimize_float32(minimize, None, np.zeros(3), options, None)
+    result = minimize_float32(minimize, None, np.zeros(3), options, None)
     assert len(calls) == 1 and result.message == run[2]
+
+
+def test_a_gradient_blocked_by_a_bound_is_no_stall():
+    # At an active bound (x = 1 = upper, D < 0 pushing up) the projected
+    # gradient is 0: L-BFGS-B's gradient test holds, however large D is.
+    minimize, calls = _scripted([(3.0, -1e-2, STALL, 10)])
+    bounds = (np.full(3, -np.inf), np.full(3, 1.0))
+    result = minimize_float32(minimize, None, np.zeros(3), {"gtol": 1e-4}, None, bounds)
+    assert len(calls) == 1 and result.success
+    # Without the bound the same run stalled and restarts.
+    minimize, calls = _scripted([(3.0, -1e-2, STALL, 10), (2.0, 1e-5, GTOL, 1)])
+    minimize_float32(minimize, None, np.zeros(3), {"gtol": 1e-4}, None)
+    assert len(calls) == 2
 
 
 def test_a_callback_stop_is_passed_through():
     def minimize(method, fun, theta, options, on_iteration):
-        return theta, None, "callback"
+        raise StopTraining
 
-    assert minimize_float32(minimize, None, np.zeros(3), {}, None)[1:] == (
-        None,
-        "callback",
-    )
+    with pytest.raises(StopTraining):
+        minimize_float32(minimize, None, np.zeros(3), {}, None)

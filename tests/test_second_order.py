@@ -19,7 +19,7 @@ from sklearn.preprocessing import LabelBinarizer, StandardScaler
 from sklearn.utils.class_weight import compute_sample_weight
 
 import skbackprop._training.objective
-import skbackprop._training.scipy_bridge
+import skbackprop._training.solvers.minimize
 from skbackprop import (
     BackpropClassifier,
     BackpropRegressor,
@@ -108,7 +108,7 @@ class _Spy:
         self.real = scipy.optimize.minimize
         self.calls = []
         self.n_fun = self.n_hessp = 0
-        monkeypatch.setattr(skbackprop._training.scipy_bridge, "minimize", self)
+        monkeypatch.setattr(skbackprop._training.solvers.minimize, "minimize", self)
 
     def __call__(self, fun, x0, **kwargs):
         self.calls.append({"x0": np.array(x0, copy=True), **kwargs})

@@ -3,7 +3,7 @@
 Every SciPy method the ``solver`` parameter accepts, a custom minimizer,
 ``solver_options``, the ``max_iter``/``tol`` mapping and the curvature
 products; then gradient descent: batches, step-size schedules, momentum (and
-:class:`~skbackprop._training.gd.GradientDescent` against hand-computed steps),
+:class:`~skbackprop._training.solvers.gd.GradientDescent` against hand-computed steps),
 early stopping, ``partial_fit``, ``warm_start``, warnings, ``verbose`` and the
 callback.
 """
@@ -26,8 +26,8 @@ from skbackprop import (
     init_params,
     pack_params,
 )
-from skbackprop._training.gd import GradientDescent
 from skbackprop._training.objective import InMemoryObjective as _Objective
+from skbackprop._training.solvers.gd import GradientDescent
 
 X, y = make_classification(
     n_samples=80,

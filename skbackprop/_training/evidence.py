@@ -54,13 +54,13 @@ identity when the data are fewer, and otherwise from
 
 import copy
 import dataclasses
-import warnings
 from typing import NamedTuple
 
 import numpy as np
 
 from skbackprop._engine import hutchinson, laplace
 from skbackprop._training.progress import warn
+from skbackprop._training.solvers import INTERRUPTED, STOPPED
 
 # alpha, beta (relative) and gamma (relative to max(gamma, 1)) settle when
 # they change by at most TOL between outer iterations.
@@ -352,37 +352,40 @@ def _text(alpha):
     return f"{np.min(alpha):.6g} to {np.max(alpha):.6g} ({len(alpha)} groups)"
 
 
+def check_loss(loss, settings):
+    """Refuse a loss the evidence cannot serve: without a likelihood (its
+    noise model) or a curvature (the posterior's), or a solver that cannot
+    run inside the loop."""
+    if loss.likelihood is None or not loss.curvature:
+        raise ValueError(
+            f"alpha='evidence' and alpha='ard' need a loss that is a negative "
+            f"log-likelihood with a curvature; loss={loss.name!r} is not. Use a "
+            "float alpha (e.g. chosen by GridSearchCV)."
+        )
+    if not settings.solver.evidence:
+        raise ValueError(
+            f"alpha='evidence' and alpha='ard' do not run with "
+            f"solver={settings.solver.describe()!r}."
+        )
+
+
 def run_evidence(objective, theta, settings, rng, fit):
     """Fit with ``alpha`` re-estimated by the evidence until it settles.
 
-    ``fit(objective, theta, settings, rng)`` is one run of the inner solver
-    (:func:`~skbackprop._training.solve.train`), called with
+    ``fit(objective, theta, settings, rng, emit=False)`` is one run of the
+    inner solver (:func:`~skbackprop._training.solve.train`), called with
     ``settings.evidence`` off.  Each outer iteration warm-starts it from the
-    previous one's parameters.  The inner runs' convergence warnings are
-    only shown for the last one.  Returns the
+    previous one's parameters.  The inner runs' warnings are only given for
+    the last one, and the loop ends with an inner run stopped by the
+    callback or interrupted.  Returns the
     :class:`~skbackprop._training.settings.Result` of the whole
     run: iterations and loss curve summed over the inner runs, and the
     fitted ``alpha``, ``gamma``, noise variance, evidence curve and the
     Cholesky factor of ``M`` (exact path).
     """
     net = objective.net
-    stopped = []
-
-    def callback(state):
-        try:
-            stop = settings.callback(state)
-        except StopIteration:
-            stop = True
-        if stop is True:
-            stopped.append(True)
-        return stop
-
-    inner = full = dataclasses.replace(
-        settings,
-        evidence=False,
-        ard=False,
-        callback=None if settings.callback is None else callback,
-    )
+    check_loss(net.loss, settings)
+    inner = full = dataclasses.replace(settings, evidence=False, ard=False)
     if settings.ard:
         inner = dataclasses.replace(full, max_iter=min(full.max_iter, ARD_STEPS))
     curvature = choose_curvature(objective, rng)
@@ -393,9 +396,7 @@ def run_evidence(objective, theta, settings, rng, fit):
     with objective.threads(None):
         for _ in range(MAX_ITER):
             fitted = at_alpha(objective, groups.expand(alpha))
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
-                result = fit(fitted, theta, inner, rng)
+            result = fit(fitted, theta, inner, rng, emit=False)
             theta = result.theta
             n_iter += result.n_iter
             loss_curve += result.loss_curve
@@ -408,9 +409,8 @@ def run_evidence(objective, theta, settings, rng, fit):
                     f"Evidence: gamma = {new.gamma:.4g}, log evidence = "
                     f"{new.log_evidence:.8g}, next alpha = {_text(new.next_alpha)}"
                 )
-            # An interrupted inner run warns and returns: end the loop too.
-            interrupted = any("interrupted" in str(w.message) for w in caught)
-            if _settled(new, old) or _flat(curve) or stopped or interrupted:
+            ended = result.status in (STOPPED, INTERRUPTED)
+            if _settled(new, old) or _flat(curve) or ended:
                 break
             old, alpha = new, np.where(_off(new), new.alpha, new.next_alpha)
         else:
@@ -420,12 +420,12 @@ def run_evidence(objective, theta, settings, rng, fit):
                 "Try another random_state, a smaller network or scaling the "
                 "data."
             )
+    for message, category in result.warnings:
+        warn(message, category)
     # A run cut at ARD_STEPS did not fail to converge: the loop cut it.
     cut = inner is not full and result.n_iter >= inner.max_iter
-    for w in caught:
-        text = str(w.message)
-        if not (cut and ("converge" in text or "maximum" in text.lower())):
-            warn(str(w.message), w.category)
+    if result.unconverged and not cut:
+        warn(result.unconverged)
     if gaussian(net) and new.gamma + (net.n_params - net.n_coefs) >= (
         objective.weight_sum * net.layer_sizes[-1]
     ):

@@ -33,7 +33,7 @@ def _all_finite(a):
         return bool(np.isfinite(a.sum()) or np.isfinite(a).all())
 
 
-def check_gradient(J, D, theta):
+def check_finite_gradient(J, D, theta):
     """Raise :class:`Diverged` when ``D`` is non-finite at a finite ``J``."""
     if np.isfinite(J) and not _all_finite(D):
         raise Diverged(_first_non_finite(D), GRADIENT, theta)

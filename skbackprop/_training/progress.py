@@ -27,7 +27,18 @@ _LAST_FINITE = "the last parameters with a finite loss"
 
 
 class StopTraining(Exception):
-    """Raised from inside an optimizer's callback to end the fit early."""
+    """Raised from inside an optimizer's callback to end the fit early: by
+    the user's callback, or (``rule=True``) by a stopping rule, whose
+    message says which."""
+
+    def __init__(self, message="Stopped by the callback.", rule=False):
+        super().__init__(message)
+        self.rule = rule
+
+
+class IterationLimit(Exception):
+    """Raised from :class:`Progress` when a run used up ``max_iter`` and its
+    solver has no iteration limit of its own."""
 
 
 class Diverged(Exception):
@@ -54,42 +65,69 @@ def warn(message, category=ConvergenceWarning):
 class Progress:
     """The loop's bookkeeping, fed by plain settings and a scoring function.
 
+    Every iteration a solver reports, with the parameters it accepted and
+    their cost, is recorded in one step (:attr:`last`, set after the loss
+    curve grew), so that a run interrupted anywhere keeps parameters, loss
+    curve and iteration count that belong together.
+
     Parameters
     ----------
     settings : Settings
-        ``tol``, ``n_iter_no_change``, ``verbose`` and ``callback`` are read.
+        ``tol``, ``n_iter_no_change``, ``verbose``, ``callback`` and
+        ``max_iter`` are read.
     score : callable or None
         ``score(theta) -> float``, higher is better: the validation score of
         early stopping, or None.
     train_loss_rule : bool
         Stop when the training loss stops improving (gradient descent).
-    n_iter : int
-        Iterations already run (continued fits).
     curve : list of float
-        The loss curve so far (continued fits).
+        The loss curve so far (continued fits); this run's iterations are
+        counted from its end.
+    limit : int or None
+        Raise :class:`IterationLimit` after this many iterations (for
+        solvers without an iteration limit of their own).
     """
 
-    def __init__(self, settings, score, train_loss_rule, n_iter, curve):
+    def __init__(self, settings, score, train_loss_rule, curve, limit=None):
         self.settings = settings
         self.score = score
         self.train_loss_rule = train_loss_rule
-        self.n_iter = n_iter
         self.loss_curve = curve
+        self.start = len(curve)
+        self.limit = limit
         self.best_loss = min(curve, default=np.inf)
         self.validation_scores = [] if score is not None else None
         self.best_validation_score = -np.inf if score is not None else None
         self.best_theta = None
         self.no_improvement = 0
-        self.last_theta = None  # the last iterate with a finite loss
+        # (length of the loss curve, parameters, loss) of the last iterate
+        # recorded: the parameters a stopped run keeps.
+        self.last = None
         self.reduce_step = None  # set by gradient descent (adaptive schedule)
+        # What a solver keeps for the end of its run: its live state (the
+        # gradient-descent optimizer), its counts (e.g. lm's damping).
+        self.state = None
+        self.info = {}
+        # (parameters, cost) of the solver's last evaluation, if it noted it.
+        self.memo = None
+
+    @property
+    def n_iter(self):
+        """Iterations recorded in this run."""
+        return len(self.loss_curve) - self.start
+
+    @property
+    def last_theta(self):
+        """The last iterate recorded (a copy), or None."""
+        return None if self.last is None else self.last[1]
 
     def __call__(self, theta, loss):
         s = self.settings
         if not np.isfinite(loss):
             raise Diverged(loss, theta=theta)
-        self.last_theta = theta
-        self.n_iter += 1
+        theta = np.array(theta, copy=True)
         self.loss_curve.append(loss)
+        self.last = (len(self.loss_curve), theta, loss)
         if s.verbose:
             print(f"Iteration {self.n_iter}, loss = {loss:.8f}")
         score = None
@@ -101,7 +139,7 @@ class Progress:
             improved = score >= self.best_validation_score + s.tol
             if score > self.best_validation_score:
                 self.best_validation_score = score
-                self.best_theta = np.array(theta, copy=True)
+                self.best_theta = theta
         else:
             improved = loss <= self.best_loss - s.tol
         self.best_loss = min(self.best_loss, loss)
@@ -120,7 +158,7 @@ class Progress:
                 stop = True
             # True or any NumPy boolean (a comparison's result) stops.
             if isinstance(stop, bool | np.bool_) and stop:
-                raise StopTraining
+                raise StopTraining("Stopped by the callback.")
 
         applies = self.score is not None or self.train_loss_rule
         if applies and self.no_improvement > s.n_iter_no_change:
@@ -130,51 +168,49 @@ class Progress:
                     print("Setting learning rate to a fifth of its value.")
                 return
             what = "Validation score" if self.score is not None else "Training loss"
-            if s.verbose:
-                print(
-                    f"{what} did not improve more than tol={s.tol:f} for "
-                    f"{s.n_iter_no_change} consecutive iterations. Stopping."
-                )
-            raise StopTraining
+            raise StopTraining(
+                f"{what} did not improve more than tol={s.tol:f} for "
+                f"{s.n_iter_no_change} consecutive iterations",
+                rule=True,
+            )
+        if self.limit is not None and self.n_iter >= self.limit:
+            raise IterationLimit
 
 
-def warn_divergence(
-    settings, loss, n_iter, kept_loss, what=_LOSS, kept=None, penalty=False
+def divergence_message(
+    advice, loss, n_iter, kept_loss, what=_LOSS, kept=None, penalty=False
 ):
-    """The ConvergenceWarning of a run whose loss (or gradient...) became non-finite.
+    """The warning of a run whose loss (or gradient...) became non-finite.
 
-    ``what`` says what became non-finite, ``kept`` which parameters were kept
-    (default: the last ones with a finite loss); ``penalty`` says the L2
-    penalty overflowed, not the network's outputs, so the advice is about
-    ``alpha`` rather than the data.  Raises ValueError, as scikit-learn does,
-    when not even the parameters kept have a finite cost: there is no model
-    to return.
+    ``advice`` is the solver's first suggestion; ``what`` says what became
+    non-finite, ``kept`` which parameters were kept (default: the last ones
+    with a finite loss); ``penalty`` says the L2 penalty overflowed, not the
+    network's outputs, so the advice is about ``alpha`` rather than the
+    data.  Raises ValueError, as scikit-learn does, when not even the
+    parameters kept have a finite cost: there is no model to return.
     """
     if not np.isfinite(kept_loss):
         if penalty:
-            cause, advice = (
+            cause, remedy = (
                 "the L2 penalty alpha / (2 S) ||W||^2 overflows",
                 "Use a smaller alpha.",
             )
         else:
-            cause, advice = (
+            cause, remedy = (
                 "the network's outputs overflow on these data",
                 "Scale the inputs (e.g. StandardScaler), and large regression targets.",
             )
         raise ValueError(
             f"The training loss is non-finite ({kept_loss}) at the starting "
-            f"parameters: {cause}, so training could not start. {advice}"
+            f"parameters: {cause}, so training could not start. {remedy}"
         )
     if penalty:
         advice = "a smaller alpha"
     else:
-        step = (
-            f"a smaller learning_rate_init (now {settings.learning_rate_init:g})"
-            if settings.solver == "gd"
-            else "another solver"
+        advice = (
+            f"{advice}, a larger alpha, or scaling the inputs (e.g. StandardScaler)"
         )
-        advice = f"{step}, a larger alpha, or scaling the inputs (e.g. StandardScaler)"
-    warn(
+    return (
         f"{what} ({loss}) at iteration {n_iter}. Training stopped and "
         f"{kept or _LAST_FINITE} were kept. Try {advice}."
     )

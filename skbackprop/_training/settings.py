@@ -6,14 +6,15 @@ from typing import Any
 
 import numpy as np
 
+from skbackprop._training.solvers import Solver, resolve
+
 
 @dataclass
 class Settings:
     """A training run's settings: plain values, no estimator.
 
-    ``solver`` is a name of ``SOLVERS`` (``"gd"``, ``"lm"``,
-    ``"least_squares"``), SciPy's canonical name of a ``minimize`` method,
-    or a callable minimizer in SciPy's custom-method protocol.  The other
+    ``solver`` is a :class:`~skbackprop._training.solvers.Solver` (a
+    registered one, or a callable minimizer's).  The other
     fields have the meaning of the estimators' parameters of the same names;
     ``incremental`` runs one epoch of gradient descent (``partial_fit``);
     ``bounds``, None or ``(lower, upper)`` per parameter, keeps every
@@ -44,6 +45,14 @@ class Settings:
     evidence: bool = False
     ard: bool = False
 
+    def __post_init__(self):
+        if not isinstance(self.solver, Solver):
+            # A name, an alias or a callable minimizer.
+            solver = resolve(self.solver)
+            if solver is None:
+                raise ValueError(f"Unknown solver {self.solver!r}.")
+            self.solver = solver
+
 
 @dataclass
 class Result:
@@ -67,6 +76,9 @@ class Result:
     best_validation_score: float | None = None
     optimize_result: Any = None
     optimizer: Any = None
+    status: str = "converged"
+    warnings: list = field(default_factory=list)
+    unconverged: str | None = None
     alpha: float | np.ndarray | None = None
     gamma: float | None = None
     noise_variance: float | None = None

@@ -55,11 +55,16 @@ from scipy.linalg import get_lapack_funcs
 from scipy.optimize import OptimizeResult
 
 from skbackprop._engine import threads
-from skbackprop._training.progress import (
-    Diverged,
-    StopTraining,
-    warn,
-    warn_divergence,
+from skbackprop._training.progress import Diverged
+from skbackprop._training.solvers import (
+    CONVERGED,
+    DIVERGED,
+    EVALUATION_LIMIT,
+    INTERRUPTED,
+    ITERATION_LIMIT,
+    Outcome,
+    Solver,
+    register,
 )
 
 # solver_options of "lm" and their defaults (mu_dec and mu_inc: trainlm's).
@@ -87,6 +92,10 @@ KINKED = frozenset({"relu", "leaky_relu"})
 # loss after 3,000 iterations 3.7x sooner at 193 weights, 2.2x at 1,537,
 # 1.2x at 3,073 and 0.6x at 4,801 (accelerated: 3.5x, 1.9x, 0.9x, 0.5x).
 MAX_PARAMS = 3000
+
+# The smallest growth of mu after a rejected trial ("trainlm"): 1.5 takes
+# 57 rejections from mu = 1e-3 to mu_max = 1e10.
+MIN_MU_INC = 1.5
 
 # Below this many parameters the solver holds BLAS at one thread.
 SINGLE_BLAS_BELOW = 1500
@@ -172,8 +181,12 @@ def lm_options(solver_options):
         options[name] = float(value)
     if options["mu_dec"] >= 1:
         raise ValueError(f"mu_dec must be below 1, got {options['mu_dec']!r}.")
-    if options["mu_inc"] <= 1:
-        raise ValueError(f"mu_inc must be above 1, got {options['mu_inc']!r}.")
+    if options["mu_inc"] < MIN_MU_INC:
+        # Every rejected trial costs a cost evaluation: mu must reach mu_max
+        # in a few dozen of them, not millions.
+        raise ValueError(
+            f"mu_inc must be at least {MIN_MU_INC}, got {options['mu_inc']!r}."
+        )
     if options["mu_max"] < options["mu"]:
         raise ValueError(
             f"mu_max ({options['mu_max']!r}) must be at least mu ({options['mu']!r})."
@@ -258,16 +271,42 @@ def accelerated_step(objective, theta, G, D, mu, ratio):
     return v, v + 0.5 * a
 
 
-def run_lm(objective, theta, progress, settings):
-    """Levenberg-Marquardt on ``objective`` from ``theta``.
+class LevenbergMarquardt(Solver):
+    """``solver="lm"``: Levenberg-Marquardt on the dense Gauss-Newton matrix."""
 
-    Returns ``(theta, loss, optimize_result)``: the parameters to keep, the
-    cost ``J`` there and an :class:`~scipy.optimize.OptimizeResult`.
-    """
-    options = lm_options(settings.solver_options)
-    check_size(objective.net.n_params)
-    with single_blas_below(objective.net.n_params):
-        return _levenberg_marquardt(objective, theta, progress, settings, options)
+    name = "lm"
+    curvature = True
+
+    def check(self, objective, settings):
+        super().check(objective, settings)
+        lm_options(settings.solver_options)
+        check_size(objective.net.n_params)
+
+    def evaluate(self, objective, theta):
+        return objective.cost(theta)  # a forward pass, as for the trials
+
+    def run(self, objective, theta, progress, settings, state, rng):
+        options = lm_options(settings.solver_options)
+        with single_blas_below(objective.net.n_params):
+            return _levenberg_marquardt(objective, theta, progress, settings, options)
+
+    def cut_result(self, status, theta, loss, progress):
+        info = getattr(progress, "info", {})
+        code, message = {
+            DIVERGED: (4, "The gradient or Gauss-Newton matrix is not finite."),
+            INTERRUPTED: (3, "Interrupted by the user."),
+        }.get(status, (3, "Stopped by the callback or early stopping."))
+        return OptimizeResult(
+            x=theta,
+            fun=loss,
+            **info,
+            status=code,
+            success=False,
+            message=message,
+        )
+
+
+register(LevenbergMarquardt())
 
 
 def _levenberg_marquardt(objective, theta, progress, settings, options):
@@ -279,76 +318,71 @@ def _levenberg_marquardt(objective, theta, progress, settings, options):
     ratio = options["geodesic_ratio"] if geodesic else None
     theta = np.array(theta, dtype=np.float64)
     J = objective.cost(theta)
-    nfev, njev, nit, ngev = 1, 0, 0, 0
+    # The run's counts, where the handler finds them if the run is cut.
+    info = progress.info = {"nit": 0, "nfev": 1, "njev": 0, "ngev": 0, "mu": damping.mu}
     if not np.isfinite(J):
-        warn_divergence(settings, J, 0, J)
-        return theta, J, None
-    status, message, D = 0, None, None
-    try:
-        while nit < settings.max_iter and nfev < settings.max_fun:
-            # D and G from one pass over the rows; J is the trial's.
-            _, D, G = objective.gauss_newton(theta)
-            D, G = np.asarray(D, np.float64), np.asarray(G, np.float64)
-            njev += 1
-            if not (np.isfinite(D).all() and np.isfinite(G).all()):
-                raise Diverged(np.nan)
-            if np.max(np.abs(D)) <= settings.tol:
-                status, message = 1, "max|D| <= tol."
-                break
-            while damping.mu <= mu_max:
-                p, step = accelerated_step(objective, theta, G, D, damping.mu, ratio)
-                ngev += ratio is not None and p is not None
-                if step is not None:
-                    trial = theta + step
-                    J_new = objective.cost(trial)
-                    nfev += 1
-                    # An overflowing trial (J_new inf or nan) is rejected too.
-                    if J_new < J:
-                        # Gain ratio: actual over predicted decrease,
-                        # -p'D - p'Gp/2 = p'(mu p - D)/2 as (G + mu I)p = -D.
-                        # With acceleration, the velocity p's: the second-
-                        # order model's decrease at p + a/2 is the linear
-                        # model's at p, a cancelling r_vv's term in J's range.
-                        predicted = 0.5 * float(p @ (damping.mu * p - D))
-                        damping.accepted((J - J_new) / max(predicted, 1e-300))
-                        theta, J = trial, J_new
-                        break
-                damping.rejected()
-            else:
-                status = 2
+        raise Diverged(J, theta=theta)
+    status, code, message, D = None, 0, None, None
+    max_fun = settings.max_fun
+    while info["nit"] < settings.max_iter and info["nfev"] < max_fun:
+        # D and G from one pass over the rows; J is the trial's.
+        _, D, G = objective.gauss_newton(theta)
+        D, G = np.asarray(D, np.float64), np.asarray(G, np.float64)
+        info["njev"] += 1
+        if not (np.isfinite(D).all() and np.isfinite(G).all()):
+            raise Diverged(np.nan, theta=theta)
+        if np.max(np.abs(D)) <= settings.tol:
+            status, code, message = CONVERGED, 1, "max|D| <= tol."
+            break
+        # Every trial costs an evaluation, a rejected one too.
+        while info["nfev"] < max_fun:
+            if damping.mu > mu_max:
+                status, code = CONVERGED, 2
                 message = "mu exceeded mu_max: no damped step lowers the loss."
                 break
-            nit += 1
-            progress(theta, J)
-    except StopTraining:
-        status, message = 3, "Stopped by the callback or early stopping."
-    except KeyboardInterrupt:
-        warn("Training interrupted by user.")
-        status, message = 3, "Interrupted by the user."
-    except Diverged:
-        warn_divergence(settings, np.nan, nit + 1, J)
-        status, message = 4, "The gradient or Gauss-Newton matrix is not finite."
-    if status == 0:
+            p, step = accelerated_step(objective, theta, G, D, damping.mu, ratio)
+            info["ngev"] += ratio is not None and p is not None
+            if step is not None:
+                trial = theta + step
+                J_new = objective.cost(trial)
+                info["nfev"] += 1
+                # An overflowing trial (J_new inf or nan) is rejected too.
+                if J_new < J:
+                    # Gain ratio: actual over predicted decrease,
+                    # -p'D - p'Gp/2 = p'(mu p - D)/2 as (G + mu I)p = -D.
+                    # With acceleration, the velocity p's: the second-order
+                    # model's decrease at p + a/2 is the linear model's at p,
+                    # a cancelling r_vv's term in J's range.
+                    predicted = 0.5 * float(p @ (damping.mu * p - D))
+                    damping.accepted((J - J_new) / max(predicted, 1e-300))
+                    info["mu"] = damping.mu
+                    theta, J = trial, J_new
+                    progress.memo = (theta, J)
+                    break
+            damping.rejected()
+            info["mu"] = damping.mu
+        else:
+            break  # max_fun evaluations, rejected trials included
+        if status is not None:
+            break
+        info["nit"] += 1
+        progress(theta, J)
+    if status is None:
+        status = (
+            ITERATION_LIMIT if info["nit"] >= settings.max_iter else EVALUATION_LIMIT
+        )
         message = (
-            "Maximum number of iterations has been exceeded."
-            if nit >= settings.max_iter
-            else "Maximum number of cost evaluations has been exceeded."
-        )
-        warn(
-            f"lm did not converge after {nit} iteration(s) and {nfev} cost "
-            "evaluations. Increase max_iter (or max_fun) or scale the data."
-        )
+            "Maximum number of iterations has been exceeded"
+            if status == ITERATION_LIMIT
+            else "Maximum number of cost evaluations has been exceeded"
+        ) + f" ({info['nit']} iterations, {info['nfev']} cost evaluations)."
     result = OptimizeResult(
         x=theta,
         fun=J,
         jac=D,
-        nit=nit,
-        nfev=nfev,
-        njev=njev,
-        ngev=ngev,
-        mu=damping.mu,
-        status=status,
-        success=status in (1, 2),
+        **info,
+        status=code,
+        success=status == CONVERGED,
         message=message,
     )
-    return theta, J, result
+    return Outcome(theta=theta, status=status, message=message, result=result)

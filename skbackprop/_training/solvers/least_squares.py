@@ -25,14 +25,19 @@ from scipy.sparse.linalg import LinearOperator
 
 from skbackprop._engine.jacobian import Linearization, jacobian_rows
 from skbackprop._engine.network import penalized
-from skbackprop._training.lm import single_blas_below
 from skbackprop._training.objective import InMemoryObjective
-from skbackprop._training.progress import (
-    Diverged,
-    StopTraining,
-    warn,
-    warn_divergence,
+from skbackprop._training.progress import Diverged
+from skbackprop._training.solvers import (
+    CONVERGED,
+    DIVERGED,
+    FAILED,
+    INTERRUPTED,
+    ITERATION_LIMIT,
+    Outcome,
+    Solver,
+    register,
 )
+from skbackprop._training.solvers.lm import single_blas_below
 
 # solver_options passed through to least_squares.
 OPTIONS = {
@@ -50,10 +55,6 @@ OPTIONS = {
 
 # The largest dense Jacobian (residuals x parameters, float64) built.
 DENSE_BYTES = 2**28
-
-
-class _IterationLimit(Exception):
-    """max_iter iterations are done."""
 
 
 class Residuals:
@@ -176,24 +177,49 @@ def least_squares_options(solver_options, settings, dense, weight_sum):
     return options
 
 
-def run_least_squares(objective, theta, progress, settings):
-    """Minimize the residuals of a squared-error ``objective`` from ``theta``.
+class LeastSquares(Solver):
+    """``solver="least_squares"``: SciPy's ``least_squares`` on the residuals."""
 
-    Returns ``(theta, loss, optimize_result)``: ``loss`` is the cost ``J`` at
-    the returned parameters (``1/2 ||r||^2``, whatever robust loss was
-    minimized).
-    """
-    if not isinstance(objective, InMemoryObjective):
-        raise ValueError(
-            "solver='least_squares' needs the data in memory; use solver='lm' "
-            "for Dask arrays."
+    name = "least_squares"
+    dask = False
+    curvature = True
+
+    def check(self, objective, settings):
+        super().check(objective, settings)
+        if not isinstance(objective, InMemoryObjective):
+            raise ValueError(
+                "solver='least_squares' needs the data in memory; use solver='lm' "
+                "for Dask arrays."
+            )
+        if objective.net.loss.likelihood != "gaussian":
+            raise ValueError(
+                "solver='least_squares' fits squared-error regression only, not "
+                f"loss={objective.net.loss.name!r}; use solver='lm', whose "
+                "Gauss-Newton matrix serves every loss with a curvature."
+            )
+
+    def run(self, objective, theta, progress, settings, state, rng):
+        return _least_squares(objective, theta, progress, settings)
+
+    def cut_result(self, status, theta, loss, progress):
+        return OptimizeResult(
+            x=theta,
+            nit=progress.n_iter,
+            status=-2,
+            success=False,
+            message={
+                ITERATION_LIMIT: "Maximum number of iterations has been exceeded.",
+                INTERRUPTED: "Interrupted by the user.",
+                DIVERGED: "The training loss became non-finite.",
+            }.get(status, "Stopped by the callback or early stopping."),
         )
-    if objective.net.loss.likelihood != "gaussian":
-        raise ValueError(
-            f"solver='least_squares' fits squared-error regression only, not "
-            f"loss={objective.net.loss.name!r}; use solver='lm', whose Gauss-Newton "
-            "matrix serves every loss."
-        )
+
+
+register(LeastSquares())
+
+
+def _least_squares(objective, theta, progress, settings):
+    """Minimize the residuals of a squared-error ``objective`` from ``theta``."""
     residuals = Residuals(objective)
     options = least_squares_options(
         settings.solver_options, settings, residuals.dense, objective.weight_sum
@@ -201,15 +227,12 @@ def run_least_squares(objective, theta, progress, settings):
     theta = np.array(theta, dtype=np.float64)
     J0 = objective.cost_grad(theta)[0]
     if not np.isfinite(J0):
-        warn_divergence(settings, J0, 0, J0)
-        return theta, J0, None
-
-    theta0, jacobians = theta, [0]
+        raise Diverged(J0, theta=theta)
+    jacobians = [0]
+    progress.limit = settings.max_iter
 
     def on_iteration(x, f):
-        progress(np.array(x, copy=True), 0.5 * float(f @ f))
-        if progress.n_iter >= settings.max_iter:
-            raise _IterationLimit
+        progress(x, 0.5 * float(f @ f))
 
     def callback(intermediate_result):
         on_iteration(intermediate_result.x, intermediate_result.fun)
@@ -233,50 +256,26 @@ def run_least_squares(objective, theta, progress, settings):
     else:
         fun, jac = residuals, residuals.jacobian
 
-    stopped, diverged = None, None
-    try:
-        # SciPy factors the dense Jacobian (an SVD for trf and dogbox) every
-        # iteration: as lm's Cholesky, on one BLAS thread for small networks
-        # (1.2x faster at 300 x 31 on an idle machine, 70x under load).
-        # Far from a minimum a trial's squared residuals can overflow; SciPy
-        # then shrinks its trust region, and numpy's warnings are noise.
-        with (
-            single_blas_below(objective.net.n_params),
-            np.errstate(over="ignore", invalid="ignore"),
-        ):
-            result = least_squares(fun, theta, jac=jac, **options, **kwargs)
-    except Diverged as exc:  # an accepted iterate's J overflowed
-        result, stopped = None, "The training loss became non-finite."
-        diverged = (exc.args[0], progress.n_iter + 1)
-    except StopTraining:
-        result, stopped = None, "Stopped by the callback or early stopping."
-    except _IterationLimit:
-        result, stopped = None, "Maximum number of iterations has been exceeded."
-        warn(
-            f"least_squares did not converge after {progress.n_iter} "
-            "iteration(s). Increase max_iter or scale the data."
-        )
-    except KeyboardInterrupt:
-        warn("Training interrupted by user.")
-        result, stopped = None, "Interrupted by the user."
-    if result is None:  # the last iterate with a finite loss
-        theta = theta0 if progress.last_theta is None else progress.last_theta
-        result = OptimizeResult(
-            x=theta, nit=progress.n_iter, status=-2, success=False, message=stopped
-        )
-    else:
-        theta = result.x
-        # The Jacobian and residuals are data-sized (and an operator does not
-        # pickle): the fitted estimator keeps SciPy's summary only.
-        result.pop("jac", None)
-        result.pop("fun", None)
-        if not result.success:
-            warn(
-                f"least_squares did not converge after {result.nfev} "
-                f"evaluations: {result.message} Increase max_fun or scale the "
-                "data."
-            )
-    loss = objective.cost_grad(theta)[0]
-    if diverged is not None:
-        warn_divergence(settings, *diverged, loss)
-    return theta, loss, result
+    # SciPy factors the dense Jacobian (an SVD for trf and dogbox) every
+    # iteration: as lm's Cholesky, on one BLAS thread for small networks
+    # (1.2x faster at 300 x 31 on an idle machine, 70x under load).
+    # Far from a minimum a trial's squared residuals can overflow; SciPy
+    # then shrinks its trust region, and numpy's warnings are noise.
+    with (
+        single_blas_below(objective.net.n_params),
+        np.errstate(over="ignore", invalid="ignore"),
+    ):
+        result = least_squares(fun, theta, jac=jac, **options, **kwargs)
+    # The Jacobian and residuals are data-sized (and an operator does not
+    # pickle): the fitted estimator keeps SciPy's summary only.
+    result.pop("jac", None)
+    result.pop("fun", None)
+    message = str(result.message)
+    if not result.success:
+        message = f"{message} ({result.nfev} evaluations; max_fun bounds them)"
+    return Outcome(
+        theta=result.x,
+        status=CONVERGED if result.success else FAILED,
+        message=message,
+        result=result,
+    )

@@ -1,7 +1,8 @@
 """Gradient descent: the update and the epoch loop.
 
 :class:`GradientDescent` is one update ``theta <- theta - eta D`` with
-optional momentum and a step-size schedule; :func:`run_gd` runs the epochs,
+optional momentum and a step-size schedule; the registered solver ``"gd"``
+runs the epochs,
 full batch or mini-batch, with the stopping rules of :class:`Progress`,
 projecting every step onto ``settings.bounds`` when set.
 """
@@ -11,17 +12,9 @@ import copy
 import numpy as np
 
 from skbackprop._training.bounds import project
-from skbackprop._training.guard import (
-    GRADIENT,
-    kept_description,
-    penalty_overflows,
-)
-from skbackprop._training.progress import (
-    Diverged,
-    StopTraining,
-    warn,
-    warn_divergence,
-)
+from skbackprop._training.guard import GRADIENT
+from skbackprop._training.progress import Diverged
+from skbackprop._training.solvers import ITERATION_LIMIT, Outcome, Solver, register
 
 
 class GradientDescent:
@@ -84,13 +77,67 @@ class GradientDescent:
         return True
 
 
-def run_gd(objective, theta, progress, settings, rng, optimizer=None):
+class GradientDescentSolver(Solver):
+    """``solver="gd"``: full batch or mini-batch, with momentum and schedules."""
+
+    name = "gd"
+    bounds = True  # by projection
+    incremental = True
+    mini_batch = True
+    evidence = True
+    options = False
+    loss_rule = True
+    # No BLAS calls between its evaluations.
+    between = False
+
+    def check(self, objective, settings):
+        super().check(objective, settings)
+        if settings.solver_options:
+            raise ValueError(
+                "solver_options are passed to SciPy's minimize and do not apply "
+                "to solver='gd'; use learning_rate_init, momentum, batch_size."
+            )
+
+    def advice(self, settings):
+        return f"a smaller learning_rate_init (now {settings.learning_rate_init:g})"
+
+    def averages_loss(self, objective, settings):
+        # Mini-batch epochs record the average of their batches' losses, as
+        # scikit-learn's stochastic solvers do; a full batch, the cost.
+        batch = settings.batch_size
+        return batch is not None and batch < objective.n_samples
+
+    def convergence_warning(self, n_iter, message):
+        return message
+
+    def diagnostics(self, progress, loss, settings):
+        # A step size too large can blow the loss up without overflowing;
+        # the fit then stops for lack of improvement with useless weights.
+        # More than doubling the starting loss is divergence, not mini-batch
+        # noise.
+        start = progress.info.get("start_loss", np.inf)
+        if settings.incremental or not loss > 2 * start + settings.tol:
+            return []
+        return [
+            f"The training loss rose from {start:.6g} to {loss:.6g} during "
+            "gradient descent: the steps are too large. Try a smaller "
+            f"learning_rate_init (now {settings.learning_rate_init:g}), or "
+            "scaling the inputs (e.g. StandardScaler)."
+        ]
+
+    def run(self, objective, theta, progress, settings, state, rng):
+        return _descend(objective, theta, progress, settings, state, rng)
+
+
+register(GradientDescentSolver())
+
+
+def _descend(objective, theta, progress, settings, optimizer, rng):
     """Gradient descent on ``objective`` from ``theta`` (updated in place).
 
     ``optimizer``: the state of the previous descent, None to start afresh.
     ``partial_fit`` continues it (stepped as a copy, so that a failing call
     leaves it intact); a warm-started fit keeps only its step count ``t``.
-    Returns ``(theta, loss, optimizer)``.
     """
     s = settings
     if optimizer is not None and s.incremental:
@@ -109,10 +156,10 @@ def run_gd(objective, theta, progress, settings, rng, optimizer=None):
             # afresh, the schedule's step count goes on.
             optimizer.t = previous.t
     progress.reduce_step = optimizer.reduce
+    progress.state = optimizer
     S = objective.weight_sum
     batch = s.batch_size
     full_batch = batch is None or batch >= objective.n_samples
-    last_finite = theta.copy()
     epochs = 1 if s.incremental else s.max_iter
 
     def step(J, D):
@@ -123,75 +170,40 @@ def run_gd(objective, theta, progress, settings, rng, optimizer=None):
         total = D.sum()
         if not np.isfinite(total):
             raise Diverged(total, GRADIENT, theta.copy())
-        last_finite[...] = theta
         optimizer.update(theta, D)
         if s.bounds is not None:
             project(theta, s.bounds)
 
-    loss = np.nan
     # The cost at the starting parameters: a fit that ends far above it has
-    # diverged (checked below).  Full-batch descent steps from it;
+    # diverged (see diagnostics).  Full-batch descent steps from it;
     # mini-batch descent estimates it by its first batch, which costs no
     # extra pass over the data.
-    start_loss = np.inf
-    try:  # Ctrl-C may land in this first evaluation too
+    if full_batch:
+        J, D = objective.cost_grad(theta)
+        progress.info["start_loss"] = J
+    for _ in range(epochs):
         if full_batch:
+            step(J, D)
+            # Record the cost at the parameters the step produced, as the
+            # SciPy solvers do: loss_curve_, loss_ and the callback's
+            # (fun, x) then describe the same point.
             J, D = objective.cost_grad(theta)
-            start_loss = J
-        for _ in range(epochs):
-            if full_batch:
-                step(J, D)
-                # Record the cost at the parameters the step produced, as
-                # the SciPy solvers do: loss_curve_, loss_ and the
-                # callback's (fun, x) then describe the same point.
-                J, D = objective.cost_grad(theta)
-                epoch_loss = J
-            else:
-                epoch_loss = 0.0
-                for rows in objective.batches(batch, s.shuffle, rng):
-                    J, D, S_b = objective.cost_grad_rows(theta, rows)
-                    if J is not None:
-                        if start_loss == np.inf:
-                            start_loss = J
-                        step(J, D)
-                        epoch_loss += J * S_b / S
-            loss = epoch_loss
-            progress(theta, epoch_loss)
+            progress.memo = (theta.copy(), J)
+            epoch_loss = J
         else:
-            if not s.incremental:
-                warn(
-                    f"Gradient descent: maximum iterations ({s.max_iter}) "
-                    "reached and the optimization hasn't converged yet."
-                )
-    except StopTraining:
-        pass
-    except Diverged as exc:
-        theta = last_finite
-        loss = objective.cost_grad(theta)[0]
-        warn_divergence(
-            s,
-            exc.args[0],
-            progress.n_iter + 1,
-            loss,
-            what=exc.args[1],
-            kept=kept_description(progress),
-            penalty=penalty_overflows(objective, exc.theta),
+            epoch_loss = 0.0
+            for rows in objective.batches(batch, s.shuffle, rng):
+                J, D, S_b = objective.cost_grad_rows(theta, rows)
+                if J is not None:
+                    progress.info.setdefault("start_loss", J)
+                    step(J, D)
+                    epoch_loss += J * S_b / S
+        progress(theta, epoch_loss)
+    outcome = Outcome(theta=theta, state=optimizer)
+    if not s.incremental:
+        outcome.status = ITERATION_LIMIT
+        outcome.message = (
+            f"Gradient descent: maximum iterations ({s.max_iter}) reached and "
+            "the optimization hasn't converged yet."
         )
-        return theta, loss, optimizer
-    except KeyboardInterrupt:
-        warn("Training interrupted by user.")
-        if not np.isfinite(theta).all():
-            theta = last_finite
-        loss = objective.cost_grad(theta)[0]
-        return theta, loss, optimizer
-    # A step size too large can blow the loss up without overflowing; the
-    # fit then stops for lack of improvement with useless weights.  More
-    # than doubling the starting loss is divergence, not mini-batch noise.
-    if not s.incremental and loss > 2 * start_loss + s.tol:
-        warn(
-            f"The training loss rose from {start_loss:.6g} to {loss:.6g} "
-            "during gradient descent: the steps are too large. Try a smaller "
-            f"learning_rate_init (now {s.learning_rate_init:g}), or scaling "
-            "the inputs (e.g. StandardScaler)."
-        )
-    return theta, loss, optimizer
+    return outcome
