@@ -60,9 +60,20 @@ def register_onnx_converters():
 
     Examples
     --------
-    >>> from skbackprop import register_onnx_converters
+    >>> import numpy as np
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> from skbackprop import BackpropRegressor, register_onnx_converters
+    >>> X = np.linspace(-1, 1, 40).reshape(-1, 1)
+    >>> model = make_pipeline(StandardScaler(), BackpropRegressor((5,)))
+    >>> model = model.fit(X, np.sin(3 * X).ravel())
     >>> register_onnx_converters()  # doctest: +SKIP
-    >>> onx = skl2onnx.to_onnx(pipeline, X[:1].astype("float32"))  # doctest: +SKIP
+    >>> from skl2onnx import to_onnx  # doctest: +SKIP
+    >>> onx = to_onnx(model, X[:1].astype(np.float32))  # doctest: +SKIP
+    >>> import onnxruntime as ort  # doctest: +SKIP
+    >>> session = ort.InferenceSession(onx.SerializeToString())  # doctest: +SKIP
+    >>> session.run(None, {"X": X.astype(np.float32)})[0].shape  # doctest: +SKIP
+    (40, 1)
     """
     try:
         from skl2onnx import update_registered_converter
