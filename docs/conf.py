@@ -148,6 +148,7 @@ intersphinx_mapping = {
     ),
     "dask": _inventory("dask", "Dask", "https://docs.dask.org/en/stable/"),
     "skops": _inventory("skops", "skops", "https://skops.readthedocs.io/en/stable/"),
+    "skl2onnx": _inventory("skl2onnx", "skl2onnx", "https://onnx.ai/sklearn-onnx/"),
 }
 intersphinx_timeout = 10
 

@@ -16,6 +16,7 @@ The public API:
 * :func:`trusted_types`, :class:`InconsistentVersionWarning`: loading saved
   estimators safely with skops, and the warning for files from another
   version.
+* :func:`register_onnx_converters`: ONNX export through skl2onnx.
 """
 
 from skbackprop._classes import BackpropClassifier, BackpropRegressor
@@ -33,6 +34,7 @@ from skbackprop._engine.functional_jacobian import (
 )
 from skbackprop._engine.gradcheck import check_gradient
 from skbackprop._engine.params import init_params, n_params, pack_params, unpack_params
+from skbackprop._onnx import register_onnx_converters
 from skbackprop._persistence import InconsistentVersionWarning, trusted_types
 from skbackprop._version import __version__
 
@@ -53,6 +55,7 @@ __all__ = [
     "output_jacobian",
     "pack_params",
     "predict_network",
+    "register_onnx_converters",
     "trusted_types",
     "unpack_params",
 ]

@@ -84,6 +84,34 @@ def test_modules_stay_small(path):
     assert lines <= 500, f"{_name(path)} has {lines} lines"
 
 
+# Installed by extras only: imported inside the functions that need them, so
+# that ``import skbackprop`` works, and stays fast, without them.
+OPTIONAL = {"dask", "distributed", "skops", "pandas", "skl2onnx", "onnx", "onnxruntime"}
+
+
+def _import_time_imports(path):
+    """Top-level packages imported when the module is imported: its
+    statements outside function bodies."""
+    found = set()
+    stack = list(ast.parse(path.read_text(encoding="utf-8")).body)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+            continue
+        if isinstance(node, ast.Import):
+            found |= {a.name.split(".")[0] for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0:
+            found.add(node.module.split(".")[0])
+        stack.extend(ast.iter_child_nodes(node))
+    return found
+
+
+@pytest.mark.parametrize("path", MODULES, ids=_name)
+def test_optional_dependencies_imported_lazily(path):
+    eager = _import_time_imports(path) & OPTIONAL
+    assert not eager, f"{_name(path)} imports {sorted(eager)} on import"
+
+
 def test_only_the_package_root_imports_the_root():
     # Modules inside the package import their siblings directly, never the
     # public package (which imports them all).

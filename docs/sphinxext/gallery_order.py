@@ -12,6 +12,7 @@ ORDER = [
     "plot_monotonic.py",
     "plot_gradient_check.py",
     "plot_persistence.py",
+    "plot_onnx.py",
     "plot_dask.py",
 ]
 

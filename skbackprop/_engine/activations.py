@@ -11,7 +11,8 @@ is invertible (identity, logistic, tanh, ReLU, leaky ReLU, softplus, ELU), so
 that the forward cascade keeps no ``Z``.  GELU and SiLU are not invertible:
 their layers keep ``Z`` in a buffer of their own (``needs_z``).
 
-Adding an activation is three small functions and one table entry.
+Adding an activation is three small functions and one table entry (and its
+ONNX builder in ``skbackprop/_onnx_graph.py``).
 """
 
 import math
