@@ -21,8 +21,8 @@ from threadpoolctl import threadpool_limits
 
 from skbackprop import init_params
 from skbackprop._engine.activations import HIDDEN_ACTIVATIONS
-from skbackprop._engine.curvature import network_hessp
 from skbackprop._engine.network import Network
+from skbackprop._engine.r_operator import network_hessp
 
 ORDER = ["relu", "identity", "tanh", "logistic", "leaky_relu", "softplus", "elu"]
 ORDER += ["gelu", "silu"]

@@ -44,8 +44,8 @@ from threadpoolctl import threadpool_limits
 
 import skbackprop._training.objective
 from skbackprop import BackpropClassifier, BackpropRegressor, init_params
-from skbackprop._engine.curvature import network_hessp
 from skbackprop._engine.network import Network
+from skbackprop._engine.r_operator import network_hessp
 
 from _common import fit_quietly, interleaved_best
 from _second_order_report import SKLEARN, merge, plot, thin, write_markdown

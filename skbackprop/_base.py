@@ -25,10 +25,10 @@ from sklearn.utils.validation import check_is_fitted
 
 from skbackprop._data import backend
 from skbackprop._engine.activations import HIDDEN_ACTIVATIONS
-from skbackprop._engine.curvature import CURVATURES
 from skbackprop._engine.monotone import reflect
 from skbackprop._engine.network import Network
 from skbackprop._engine.params import check_sizes, init_params, pack_params
+from skbackprop._engine.r_operator import CURVATURES
 from skbackprop._monotonic import monotonic_bounds
 from skbackprop._persistence import PersistenceMixin
 from skbackprop._posterior import fit_posterior

@@ -16,8 +16,8 @@ from skbackprop import (
     predict_network,
     unpack_params,
 )
-from skbackprop._engine.curvature import network_hessp
 from skbackprop._engine.network import Network
+from skbackprop._engine.r_operator import network_hessp
 
 ACTIVATIONS = ["identity", "logistic", "tanh", "relu"]
 NEW_ACTIVATIONS = ["leaky_relu", "softplus", "elu", "gelu", "silu"]

@@ -12,7 +12,7 @@ from sklearn.exceptions import ConvergenceWarning
 
 import skbackprop
 from skbackprop import BackpropClassifier, BackpropRegressor
-from skbackprop._engine.curvature import network_hessp
+from skbackprop._engine.r_operator import network_hessp
 
 dask = pytest.importorskip("dask")
 da = pytest.importorskip("dask.array")

@@ -138,7 +138,7 @@ def test_wide_networks_take_the_data_space_path(monkeypatch, noisy_problem):
     monkeypatch.setattr(evidence, "EXACT_LIMIT", 100)
     objective = InMemoryObjective(Network((10, 20, 1), "tanh"), X, y, None, 1.0)
     assert isinstance(
-        evidence.choose_curvature(objective, np.random.RandomState(0)),
+        evidence.choose_terms(objective, np.random.RandomState(0)),
         evidence.DataSpace,
     )
     dual = BackpropRegressor((20,), "tanh", **kwargs).fit(X, y.ravel())

@@ -8,7 +8,7 @@
   split a batch between them.
 * :mod:`~skbackprop._engine.network`: :class:`Network`, the forward cascade
   and the backward two-step rule, cost and gradient over row blocks.
-* :mod:`~skbackprop._engine.curvature`: Hessian and Gauss-Newton products by
+* :mod:`~skbackprop._engine.r_operator`: Hessian and Gauss-Newton products by
   the R-operator.
 * :mod:`~skbackprop._engine.jacobian`: the logits' Jacobian, by its
   products and in dense blocks.

@@ -11,8 +11,8 @@ import scipy.sparse as sp
 from numpy.typing import ArrayLike, NDArray
 
 from skbackprop._engine import threads
-from skbackprop._engine.curvature import network_hessp
 from skbackprop._engine.network import Network
+from skbackprop._engine.r_operator import network_hessp
 
 # The parameters shared by the public functions of the engine, written once
 # (the docstrings say ``{activation}`` and ``{alpha}`` where they go).

@@ -146,12 +146,12 @@ class Network(Layout):
     # -- buffers --------------------------------------------------------------
     def _buffers(self, rows, worker=0):
         """One worker's buffers for blocks of ``rows`` rows, reused while large
-        enough: activations, hidden signals, one block's gradient ``G`` and
+        enough: activations, hidden signals, one block's gradient ``Delta`` and
         the worker's sum of them ``part``."""
         work = self.__dict__.setdefault("_work", [])
         while len(work) <= worker:
-            G, part = np.empty((2, self.n_params), self.dtype)
-            work.append({"rows": 0, "G": G, "part": part})
+            Delta, part = np.empty((2, self.n_params), self.dtype)
+            work.append({"rows": 0, "Delta": Delta, "part": part})
         w = work[worker]
         if rows > w["rows"]:
             dt = self.dtype
@@ -260,9 +260,9 @@ class Network(Layout):
         def accumulate(k, start, stop):
             # Worker k sums its blocks into its own accumulator (D for k=0).
             sw = None if sample_weight is None else sample_weight[start:stop]
-            G = D if k == 0 else self._buffers(0, k)["part"]
-            J = self.accumulate(params, X[start:stop], Y[start:stop], sw, G, k)
-            return J, G
+            Delta = D if k == 0 else self._buffers(0, k)["part"]
+            J = self.accumulate(params, X[start:stop], Y[start:stop], sw, Delta, k)
+            return J, Delta
 
         # Far from a minimum (a line search's trial step, a too-large learning
         # rate) the cost can overflow: J is then inf or nan, which the solvers
@@ -270,9 +270,9 @@ class Network(Layout):
         with np.errstate(over="ignore", invalid="ignore"):
             parts = threads.map_rows(accumulate, m, self.gradient_work)
             J = parts[0][0]
-            for J_k, G in parts[1:]:
+            for J_k, Delta in parts[1:]:
                 J += J_k
-                D += G
+                D += Delta
             J, D = self.regularize(theta, J, D, alpha, S)
         return J, D
 
@@ -325,22 +325,22 @@ class Network(Layout):
             # The literal algorithm accumulates Delta example by example; we
             # accumulate it block by block: the first block writes D, later
             # ones add to it.
-            G = D if start == 0 else buffers["G"]
+            Delta = D if start == 0 else buffers["Delta"]
             sw = None if sample_weight is None else sample_weight[start:stop]
-            J += self._block(params, X[start:stop], Y[start:stop], sw, G, buffers)
+            J += self._block(params, X[start:stop], Y[start:stop], sw, Delta, buffers)
             if start:
-                D += G
+                D += Delta
         return J
 
-    def _block(self, params, X, Y, sw, G, buffers):
+    def _block(self, params, X, Y, sw, Delta, buffers):
         """Forward and backward over one block of rows; returns its loss sum.
 
-        Writes ``Delta(l)`` and the bias sums of the block into ``G``.
+        Writes ``Delta(l)`` and the bias sums of the block into ``Delta``.
         """
         coefs, coefs_T, intercepts = params
         rows = X.shape[0]
         ones = buffers["ones"][:rows]
-        G_coefs, G_intercepts = self.unpack(G)
+        Delta_coefs, Delta_b = self.unpack(Delta)
         acts = [a[:rows] for a in buffers["A"]]
         zs = [None if Z is None else Z[:rows] for Z in buffers["Z"]]
         delta = self.cascade(coefs, intercepts, X, acts, zs)
@@ -356,11 +356,11 @@ class Network(Layout):
         for l in range(len(coefs) - 1, -1, -1):
             A_prev = acts[l]
             if l == 0 and sp.issparse(X):
-                np.copyto(G_coefs[0], A_prev.T @ delta)
+                np.copyto(Delta_coefs[0], A_prev.T @ delta)
             else:
-                np.matmul(A_prev.T, delta, out=G_coefs[l])  # Delta(l)
+                np.matmul(A_prev.T, delta, out=Delta_coefs[l])  # Delta(l)
             # Bias sums as a matrix-vector product: faster than np.sum.
-            np.matmul(ones, delta, out=G_intercepts[l])
+            np.matmul(ones, delta, out=Delta_b[l])
             if l > 0:
                 # d(l-1) = (d(l) W(l)') .* g'(Z(l-1)); A_prev is not needed after.
                 new = buffers["delta"][l - 1][:rows]

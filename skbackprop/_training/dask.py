@@ -22,13 +22,13 @@ import uuid
 
 import numpy as np
 
-from skbackprop._engine.curvature import hessp_sum, regularize_product
 from skbackprop._engine.gauss_newton import (
     gauss_newton_sum,
     geodesic_sum,
     regularize_matrix,
 )
 from skbackprop._engine.network import Network
+from skbackprop._engine.r_operator import hessp_sum, regularize_product
 
 # Fan-in of the tree that adds the blocks' partial sums on the workers.
 _SPLIT_EVERY = 8

@@ -212,7 +212,7 @@ class DataSpace:
         return diagonal, log_det, None
 
 
-def choose_curvature(objective, rng):
+def choose_terms(objective, rng):
     """The exact dense path up to :data:`EXACT_LIMIT` parameters; above, the
     data-space path while the data are fewer (and ``B`` fits in
     :data:`DATA_SPACE_BYTES`), else the stochastic estimates."""
@@ -228,7 +228,7 @@ def choose_curvature(objective, rng):
 class Stochastic:
     """The same estimated from Gauss-Newton products (``M`` never formed).
 
-    Preconditioned by ``D = diag(M)``
+    Preconditioned by ``C = diag(M)``
     (:func:`~skbackprop._engine.laplace.gauss_newton_diagonal`).  The probes
     are drawn once per fit, so that the estimates are a smooth function of ``theta`` and
     ``alpha`` and the outer loop can settle.
@@ -248,8 +248,8 @@ class Stochastic:
             self.epsilon = laplace.free_precision(d)
         free = self.epsilon * laplace.free_entries(net.n_params, net.n_coefs, alpha)
         mask = (np.arange(net.n_params) < net.n_coefs).astype(np.float64)
-        D = d + laplace.prior_diagonal(net.n_params, net.n_coefs, alpha, self.epsilon)
-        scale = 1 / np.sqrt(D)
+        C = d + laplace.prior_diagonal(net.n_params, net.n_coefs, alpha, self.epsilon)
+        scale = 1 / np.sqrt(C)
 
         def matvec(v):
             v = scale * v
@@ -262,7 +262,7 @@ class Stochastic:
         return diagonal[: net.n_coefs], log_det, None
 
 
-def reestimate(objective, theta, curvature, constant=0.0, groups=None):
+def reestimate(objective, theta, terms, constant=0.0, groups=None):
     """gamma, beta, the log evidence and the next alpha at ``theta``.
 
     ``objective.alpha`` is the penalty ``theta`` was fitted with (one per
@@ -274,7 +274,7 @@ def reestimate(objective, theta, curvature, constant=0.0, groups=None):
     groups = Groups(net) if groups is None else groups
     alpha = groups.collapse(objective.alpha)
     n_W, n_b = net.n_coefs, net.n_params - net.n_coefs
-    diagonal, log_det_M, L = curvature(objective, theta)
+    diagonal, log_det_M, L = terms(objective, theta)
     gammas = np.clip(groups.sizes - alpha * groups.sums(diagonal), 0.0, groups.sizes)
     gamma = float(gammas.sum())
     E_D = float(at_alpha(objective, 0.0).cost(theta)) * S
@@ -288,7 +288,7 @@ def reestimate(objective, theta, curvature, constant=0.0, groups=None):
         noise = 0.5 * N * (np.log(beta) - np.log(2 * np.pi))
     else:
         beta, noise = 1.0, 0.0
-    alpha_w, alpha_b = alpha * beta, curvature.epsilon * beta
+    alpha_w, alpha_b = alpha * beta, terms.epsilon * beta
     log_evidence = (
         -beta * (E_D + constant)
         - float(alpha_w @ E_W)
@@ -388,7 +388,7 @@ def run_evidence(objective, theta, settings, rng, fit):
     inner = full = dataclasses.replace(settings, evidence=False, ard=False)
     if settings.ard:
         inner = dataclasses.replace(full, max_iter=min(full.max_iter, ARD_STEPS))
-    curvature = choose_curvature(objective, rng)
+    terms = choose_terms(objective, rng)
     constant = net.loss.log_likelihood_constant(objective.Y, objective.sample_weight)
     groups = Groups(net, settings.ard)
     alpha = np.full(groups.n, start_alpha(objective))
@@ -402,7 +402,7 @@ def run_evidence(objective, theta, settings, rng, fit):
             loss_curve += result.loss_curve
             if settings.verbose:
                 print(f"Evidence: alpha = {_text(alpha)}")
-            new = reestimate(fitted, theta, curvature, constant, groups)
+            new = reestimate(fitted, theta, terms, constant, groups)
             curve.append(new.log_evidence)
             if settings.verbose:
                 print(

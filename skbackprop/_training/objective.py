@@ -12,13 +12,13 @@ from typing import Protocol
 import numpy as np
 
 from skbackprop._engine import threads
-from skbackprop._engine.curvature import network_hessp
 from skbackprop._engine.gauss_newton import (
     network_cost,
     network_gauss_newton,
     network_geodesic,
 )
 from skbackprop._engine.network import Network
+from skbackprop._engine.r_operator import network_hessp
 
 
 def weight_scale(weights):
