@@ -4,11 +4,13 @@ They differ only in target encoding, output activation and loss, and
 scoring: the hooks the base class and the Dask backend call.
 """
 
+from numbers import Real
+
 import numpy as np
 from sklearn.base import ClassifierMixin, RegressorMixin, _fit_context
 from sklearn.metrics import accuracy_score, r2_score
 from sklearn.preprocessing import LabelBinarizer
-from sklearn.utils._param_validation import StrOptions
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.multiclass import (
     _check_partial_fit_first_call,
@@ -336,6 +338,7 @@ class BackpropRegressor(RegressorMixin, BaseBackprop):
     _parameter_constraints: dict = {
         **BaseBackprop._parameter_constraints,
         "loss": [StrOptions(set(loss_names("regression"))), Loss],
+        "quantile": [None, Interval(Real, 0, 1, closed="neither")],
     }
 
     def __init__(
@@ -366,6 +369,7 @@ class BackpropRegressor(RegressorMixin, BaseBackprop):
         callback=None,
         chunk_size=None,
         loss="squared_error",
+        quantile=None,
         scoring=None,
         monotonic_cst=None,
     ):
@@ -398,6 +402,7 @@ class BackpropRegressor(RegressorMixin, BaseBackprop):
             monotonic_cst=monotonic_cst,
         )
         self.loss = loss
+        self.quantile = quantile
 
     def _validate_input(self, X, y, incremental, reset):
         X, y = validate_data(
@@ -422,7 +427,14 @@ class BackpropRegressor(RegressorMixin, BaseBackprop):
         return _encode_values, ()
 
     def _loss(self):
-        return get_loss(self.loss)
+        if self.loss != "quantile":
+            return get_loss(self.loss)  # quantile is ignored, as scikit-learn does
+        if self.quantile is None:
+            raise ValueError(
+                "loss='quantile' needs the quantile to predict: set quantile, "
+                "e.g. quantile=0.9."
+            )
+        return get_loss("quantile", quantile=self.quantile)
 
     def _output_transform(self, kind):
         return _values, ()

@@ -1,5 +1,7 @@
 """Docstring sections the two estimators share (numpydoc)."""
 
+from skbackprop._engine.losses import describe as describe_losses
+
 PARAMETERS = """\
     hidden_layer_sizes : array-like of shape (n_layers - 2,) or int, default=(100,)
         The sizes of the hidden layers: ``(100,)`` is one hidden layer of 100
@@ -396,10 +398,17 @@ REGRESSOR = (
         ),
     )
     + """
-    loss : {"squared_error", "poisson"}, default="squared_error"
-        ``"squared_error"``: ``1/2 ||a - y||^2`` with an identity output.
-        ``"poisson"``: half the Poisson deviance with an exponential output,
-        for non-negative targets such as counts.
+    loss : str or Loss, default="squared_error"
+        The loss of each row, by name or as an instance of
+        :mod:`skbackprop.losses` (with parameters of its own):
+
+"""
+    + describe_losses("regression")
+    + """
+
+    quantile : float, default=None
+        The quantile to predict, in (0, 1), with ``loss="quantile"``;
+        ignored for the other losses.
 """
     + PARAMETERS_END.format(
         score="R^2",

@@ -258,7 +258,7 @@ def test_poisson_rejects_negative_targets():
 
 def test_regressor_rejects_unknown_loss():
     with pytest.raises(ValueError, match="loss"):
-        BackpropRegressor(loss="huber").fit(Xr, yr)
+        BackpropRegressor(loss="hinge").fit(Xr, yr)
 
 
 # -- sample_weight -----------------------------------------------------------------

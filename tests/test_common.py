@@ -8,6 +8,7 @@ each such entry says why.
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skbackprop import BackpropClassifier, BackpropRegressor
+from skbackprop.losses import PinballLoss
 
 
 def _instances():
@@ -39,6 +40,13 @@ def _instances():
             solver="gd", batch_size=16, momentum=0.9, max_iter=50, **small
         ),
         BackpropRegressor(loss="poisson", max_iter=100, **small),
+        # The robust and quantile losses, thresholds set from the targets.
+        BackpropRegressor(loss="huber", max_iter=100, **small),
+        # The pinball loss rounded over half the checks' target spacing: at
+        # the default width (1e-2 robust scales) the loss of their integer
+        # targets is flat along a set of minima, which weighted and repeated
+        # rows reach at different points; rounded wider the minimum is one.
+        BackpropRegressor(loss=PinballLoss(0.7, delta=0.5), max_iter=500, **small),
         # Z-keeping and invertible activations, one per hidden layer.
         BackpropClassifier(
             hidden_layer_sizes=(8, 4),

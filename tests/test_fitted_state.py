@@ -188,7 +188,7 @@ DEEP = [
     ("alpha-negative", "all", _set("alpha", -1.0), "alpha"),
     ("max-iter-str", "all", _set("max_iter", "many"), "max_iter"),
     ("solver", "all", _set("solver", "adam"), "solver"),
-    ("loss", "reg", _set("loss", "huber"), "loss"),
+    ("loss", "reg", _set("loss", "hinge"), "loss"),
     ("no-chunk-size", "all", lambda e: delattr(e, "chunk_size"), "chunk_size"),
     (
         "binarizer-unfitted",

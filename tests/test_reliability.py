@@ -355,7 +355,7 @@ BAD_FIT = [
             ("clf", "learning_rate", "optimal"),
             ("reg", "power_t", -0.5),
             ("clf", "callback", 3),
-            ("reg", "loss", "huber"),
+            ("reg", "loss", "hinge"),
             ("clf", "class_weight", "auto"),
             ("reg", "curvature", "fisher"),
             ("clf", "solver_options", [("maxcor", 5)]),

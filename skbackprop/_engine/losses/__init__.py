@@ -32,6 +32,7 @@ one module.  :func:`get_loss` turns a name or an instance into a loss.
 import dataclasses
 import importlib
 import pkgutil
+import textwrap
 from typing import ClassVar
 
 import numpy as np
@@ -116,6 +117,22 @@ def register(cls):
 def names(task=None):
     """The registered names, sorted; only those of ``task`` if given."""
     return sorted(n for n, c in LOSSES.items() if task in (None, c.task))
+
+
+def describe(task, indent=8):
+    """A numpydoc bullet list of the registered losses of ``task``: each
+    name with the first line of its class's docstring."""
+    pad = " " * indent
+    return "\n".join(
+        textwrap.fill(
+            f'``"{name}"`` (:class:`~skbackprop.losses.{LOSSES[name].__name__}`): '
+            + LOSSES[name].__doc__.strip().splitlines()[0],
+            width=79,
+            initial_indent=pad + "- ",
+            subsequent_indent=pad + "  ",
+        )
+        for name in names(task)
+    )
 
 
 def get_loss(loss, **params):
