@@ -5,14 +5,11 @@
 * :mod:`~skbackprop._training.dask`: the objective of data on a Dask cluster.
 * :mod:`~skbackprop._training.progress`: loss curve, stopping rules, verbose
   output and the user's callback.
-* :mod:`~skbackprop._training.scipy_bridge`: SciPy's ``minimize``.
-* :mod:`~skbackprop._training.gd`: gradient descent.
-* :mod:`~skbackprop._training.lm`: Levenberg-Marquardt on the dense
-  Gauss-Newton matrix.
-* :mod:`~skbackprop._training.least_squares`: SciPy's ``least_squares`` on
-  the residuals of squared-error regression.
-* :mod:`~skbackprop._training.solve`: one entry point, :func:`train`, and the
-  table of solvers it dispatches to.
+* :mod:`~skbackprop._training.solvers`: the registry of solvers, one module
+  per family (SciPy's ``minimize``, gradient descent, Levenberg-Marquardt,
+  SciPy's ``least_squares``...).
+* :mod:`~skbackprop._training.solve`: one entry point, :func:`train`, and
+  the one place that handles how a run ended.
 
 Imports only the engine, never the estimators.
 """
