@@ -299,7 +299,7 @@ class BackpropClassifier(ClassifierMixin, BaseBackprop):
             independent probability of each label); a lazy Dask array for
             Dask input.
         """
-        return self._predictor(X).apply(*self._output_transform("proba"))
+        return self._predict(X, "proba")
 
     def predict_log_proba(self, X):
         """Logarithm of the class probabilities.
@@ -315,7 +315,7 @@ class BackpropClassifier(ClassifierMixin, BaseBackprop):
             ``np.log(predict_proba(X))``: ``-inf`` where a probability
             rounds to zero.
         """
-        return self._predictor(X).apply(*self._output_transform("log_proba"))
+        return self._predict(X, "log_proba")
 
     def score(self, X, y, sample_weight=None):
         return self._score(X, y, sample_weight)

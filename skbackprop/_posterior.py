@@ -30,6 +30,7 @@ from sklearn.utils.validation import check_is_fitted
 from skbackprop._engine import laplace
 from skbackprop._engine.params import pack_params
 from skbackprop._training.evidence import at_alpha
+from skbackprop._transaction import snapshot
 
 PREDICT_DOC = """Predict targets, and with ``return_std`` their standard deviations.
 
@@ -112,6 +113,7 @@ def fit_posterior(est, objective, result, rows):
 
 def predict_with_std(est, X):
     """``(y_mean, y_std)`` of the Laplace approximation (see the module)."""
+    est = snapshot(est)  # one fitted state throughout, whatever fits meanwhile
     check_is_fitted(est)
     posterior = getattr(est, "_laplace", None)
     if posterior is None:
