@@ -6,6 +6,7 @@ import copy
 import pickle
 import sys
 import threading
+import warnings
 
 import numpy as np
 import pytest
@@ -217,3 +218,188 @@ def test_the_fit_guard_is_not_state():
     from skbackprop import _transaction
 
     assert not _transaction._FITTING
+
+
+# -- 4. Dask score and fit check their input as in memory -----------------------------
+def _dask(a, rows=15):
+    da = pytest.importorskip("dask.array")
+    if a is None or np.ndim(a) == 0:
+        return a
+    return da.from_array(np.asarray(a), chunks=(rows,) + np.shape(a)[1:])
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    reg2 = BackpropRegressor((4,), max_iter=15, random_state=0)
+    return {
+        "clf": _clf().fit(X, Y2),
+        "clf3": _clf().fit(X, Y3),
+        "reg": BackpropRegressor((4,), max_iter=15, random_state=0).fit(X, YR),
+        "reg2": reg2.fit(X, np.c_[YR, X[:, 1]]),
+    }
+
+
+def _with_nan(a, value=np.nan, at=3):
+    a = np.array(a, dtype=float)
+    a.flat[at] = value
+    return a
+
+
+ZERO_W = np.zeros(len(X))
+SCORE_ERRORS = {
+    "y-nan-reg": ("reg", _with_nan(YR), None),
+    "y-inf-reg": ("reg", _with_nan(YR, np.inf), None),
+    "y-nan-clf": ("clf", _with_nan(Y2), None),
+    "y-2-columns-reg": ("reg", np.c_[YR, YR], None),
+    "y-1-column-reg2": ("reg2", YR, None),
+    "y-2-columns-clf": ("clf", np.c_[Y2, Y2], None),
+    "y-strings-clf": ("clf", np.where(Y2, "a", "b"), None),
+    "y-strings-reg": ("reg", np.where(Y2, "1.5", "b"), None),
+    "y-continuous-clf": ("clf3", YR, None),
+    "y-3-d-reg": ("reg", YR[:, None, None], None),
+    "y-0-columns-reg": ("reg", np.empty((len(X), 0)), None),
+    "y-0-columns-clf": ("clf", np.empty((len(X), 0)), None),
+    "y-complex-reg": ("reg", YR + 1j, None),
+    "w-zero-clf": ("clf", Y2, ZERO_W),
+    "w-zero-reg": ("reg", YR, ZERO_W),
+    "w-nan-clf": ("clf", Y2, _with_nan(np.ones(len(X)))),
+    "w-nan-reg": ("reg", YR, _with_nan(np.ones(len(X)))),
+    "w-inf-reg": ("reg", YR, _with_nan(np.ones(len(X)), np.inf)),
+    "w-2-d-reg": ("reg", YR, np.ones((len(X), 2))),
+}
+
+
+@pytest.mark.parametrize("case", sorted(SCORE_ERRORS))
+def test_dask_score_refuses_what_memory_refuses(fitted, case):
+    """The same error, with the same message, as the in-memory score."""
+    name, y, sw = SCORE_ERRORS[case]
+    est = fitted[name]
+    with warnings.catch_warnings():
+        # scikit-learn's type_of_target casts NaN labels to int on the way.
+        warnings.filterwarnings("ignore", "invalid value", RuntimeWarning)
+        with pytest.raises(ValueError) as memory:
+            est.score(X, y, sample_weight=sw)
+        with pytest.raises(ValueError) as dask:
+            est.score(_dask(X), _dask(y), sample_weight=_dask(sw))
+    assert type(dask.value) is type(memory.value)
+    # The first line: a complex y's message goes on with the offending values.
+    assert str(dask.value).split("\n")[0] == str(memory.value).split("\n")[0]
+
+
+@pytest.mark.parametrize(
+    "name, y, sw",
+    [
+        ("clf3", Y3, None),
+        ("clf3", Y3, np.arange(len(X)) % 4),  # a first block of zero weights
+        ("reg", YR, None),
+        ("reg", YR, (np.arange(len(X)) >= 15) * 2.5),
+        ("reg2", np.c_[YR, X[:, 1]], RNG.uniform(0.1, 3, len(X))),
+        ("reg", YR * 1e8 + 1e12, None),  # a mean far from zero: no cancellation
+    ],
+)
+def test_dask_score_equals_in_memory(fitted, name, y, sw):
+    est = fitted[name]
+    expected = est.score(X, y, sample_weight=sw)
+    assert est.score(_dask(X), _dask(y), sample_weight=_dask(sw)) == pytest.approx(
+        expected, rel=1e-12, abs=1e-12
+    )
+
+
+@pytest.mark.parametrize("name", ["clf", "reg"])
+def test_dask_weights_as_a_number(fitted, name):
+    """fit takes a number as every row's weight, as in memory; score refuses
+    it, as scikit-learn's metrics do in memory."""
+    est = fitted[name]
+    y = YR if name == "reg" else Y2
+    with pytest.raises(ValueError) as memory:
+        est.score(X, y, sample_weight=2.0)
+    with pytest.raises(ValueError) as dask:
+        est.score(_dask(X), _dask(y), sample_weight=2.0)
+    assert str(dask.value) == str(memory.value)
+    params = {"max_iter": 5, "random_state": 0}
+    expected = clone(est).set_params(**params).fit(X, y, sample_weight=2.0)
+    actual = clone(est).set_params(**params).fit(_dask(X), _dask(y), sample_weight=2.0)
+    np.testing.assert_allclose(actual.coefs_[0], expected.coefs_[0], rtol=1e-9)
+
+
+def test_dask_score_of_multilabel_targets(fitted):
+    Y = np.c_[Y2, X[:, 2] > 0, X[:, 0] > 0.3].astype(int)
+    clf = _clf().fit(X, Y)
+    assert clf.score(_dask(X), _dask(Y)) == pytest.approx(clf.score(X, Y), rel=1e-12)
+    with pytest.raises(ValueError, match="mix of binary and multilabel") as memory:
+        clf.score(X, Y2)
+    with pytest.raises(ValueError) as dask:
+        clf.score(_dask(X), _dask(Y2))
+    assert str(dask.value) == str(memory.value)
+
+
+def test_dask_score_on_one_row_warns_as_in_memory(fitted):
+    from sklearn.exceptions import UndefinedMetricWarning
+
+    reg = fitted["reg"]
+    with pytest.warns(UndefinedMetricWarning, match="less than two samples"):
+        assert np.isnan(reg.score(_dask(X[:1]), _dask(YR[:1])))
+    with pytest.raises(ValueError, match="0 sample"):
+        reg.score(_dask(X[:0]), _dask(YR[:0]))
+
+
+@pytest.mark.parametrize("method", ["score", "fit"])
+@pytest.mark.parametrize("name", ["clf", "reg"])
+def test_dask_0_d_targets_say_so(fitted, method, name):
+    est = clone(fitted[name]) if method == "fit" else fitted[name]
+    for y in (np.float64(1.0), _dask(np.array(1.0))):
+        if hasattr(y, "dask"):
+            y = pytest.importorskip("dask.array").from_array(np.array(1.0))
+        with pytest.raises(TypeError, match="y should have at least 1 dimension"):
+            getattr(est, method)(_dask(X), y)
+
+
+FIT_ERRORS = {
+    "y-0-columns": (np.empty((len(X), 0)), None),
+    "y-3-d": (Y2[:, None, None], None),
+    "w-2-d": (Y2, np.ones((len(X), 2))),
+    "w-nan": (Y2, _with_nan(np.ones(len(X)))),
+}
+
+
+@pytest.mark.parametrize("case", sorted(FIT_ERRORS))
+@pytest.mark.parametrize("Estimator", [BackpropClassifier, BackpropRegressor])
+def test_dask_fit_refuses_what_memory_refuses(Estimator, case):
+    y, sw = FIT_ERRORS[case]
+    est = Estimator((3,), max_iter=2)
+    with pytest.raises(ValueError) as memory:
+        est.fit(X, y, sample_weight=sw)
+    with pytest.raises(ValueError) as dask:
+        est.fit(_dask(X), _dask(y), sample_weight=_dask(sw))
+    assert str(dask.value) == str(memory.value)
+
+
+@pytest.mark.parametrize("where", ["X", "y"])
+@pytest.mark.parametrize("Estimator", [BackpropClassifier, BackpropRegressor])
+def test_dask_dataframes_with_pd_na(Estimator, where):
+    """pandas' nullable dtypes become float64 with NaN, as in memory: a pd.NA
+    is reported as a NaN, and data without one fit as in memory."""
+    pd = pytest.importorskip("pandas")
+    dd = pytest.importorskip("dask.dataframe")
+    frame = pd.DataFrame(X, columns=["a", "b", "c"]).astype("Float64")
+    target = pd.Series(Y2 if Estimator is BackpropClassifier else YR)
+    target = target.astype("Int64" if Estimator is BackpropClassifier else "Float64")
+    est = Estimator((3,), max_iter=5, random_state=0)
+    expected = est.fit(frame, target).predict(frame)
+    dask_fit = clone(est).fit(dd.from_pandas(frame, 3), dd.from_pandas(target, 3))
+    np.testing.assert_allclose(dask_fit.predict(dd.from_pandas(frame, 3)), expected)
+    if where == "X":
+        frame.iloc[2, 1] = pd.NA
+    else:
+        target.iloc[2] = pd.NA
+    for method in ("fit", "score"):
+        call = getattr(clone(est) if method == "fit" else est, method)
+        with warnings.catch_warnings():
+            # scikit-learn's type_of_target casts NaN labels to int on the way.
+            warnings.filterwarnings("ignore", "invalid value", RuntimeWarning)
+            with pytest.raises(ValueError) as memory:
+                call(frame, target)
+            with pytest.raises(ValueError) as dask:
+                call(dd.from_pandas(frame, 3), dd.from_pandas(target, 3))
+        assert str(dask.value) == str(memory.value)
+        assert "NaN" in str(dask.value)
