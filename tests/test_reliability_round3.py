@@ -403,3 +403,58 @@ def test_dask_dataframes_with_pd_na(Estimator, where):
                 call(dd.from_pandas(frame, 3), dd.from_pandas(target, 3))
         assert str(dask.value) == str(memory.value)
         assert "NaN" in str(dask.value)
+
+
+# -- 5. check_gradient checks its arguments -----------------------------------------
+def _square(theta):
+    return float(np.sum(theta**2)), 2 * theta
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"n_coords": 0}, "'n_coords' parameter of check_gradient must be an int"),
+        ({"n_coords": -3}, "'n_coords' parameter of check_gradient must be an int"),
+        ({"n_coords": 1.5}, "'n_coords' parameter of check_gradient must be an int"),
+        ({"eps": 0}, "'eps' parameter of check_gradient must be a float in the range"),
+        ({"eps": -1e-6}, "'eps' parameter"),
+        ({"eps": 1e300}, "'eps' parameter"),
+        ({"eps": 1e-20}, "'eps' parameter"),  # the step would round to nothing
+        ({"eps": np.nan}, "'eps' parameter"),
+        ({"args": 3}, "'args' parameter"),
+        ({"fun": None}, "'fun' parameter of check_gradient must be a callable"),
+        ({"theta": np.ones((2, 2))}, "theta must be a non-empty 1-D array"),
+        ({"theta": np.array([])}, "theta must be a non-empty 1-D array"),
+        ({"theta": np.array([1.0, np.inf])}, "theta holds non-finite values"),
+    ],
+)
+def test_check_gradient_refuses_bad_arguments(kwargs, match):
+    from skbackprop import check_gradient
+
+    call = {"fun": _square, "theta": np.ones(3)} | kwargs
+    with pytest.raises(ValueError, match=match):
+        check_gradient(**call)
+
+
+def test_check_gradient_refuses_what_it_cannot_compare():
+    from skbackprop import check_gradient
+
+    with pytest.raises(ValueError, match="gradient of shape"):
+        check_gradient(lambda t: (0.0, np.ones(2)), np.ones(3))
+    with pytest.raises(ValueError, match="non-finite cost or gradient at theta"):
+        check_gradient(lambda t: (np.nan, t), np.ones(3))
+    with np.errstate(invalid="ignore"):
+        with pytest.raises(ValueError, match=r"not finite at theta\[0\].*smaller eps"):
+            check_gradient(
+                lambda t: (np.log(t[0] - 0.999), 1 / (t - 0.999)), np.ones(1), eps=1e-2
+            )
+
+
+@pytest.mark.parametrize("eps", [np.finfo(np.float64).eps, 1e-8, 0.5])
+def test_check_gradient_accepts_the_range_of_eps(eps):
+    """The bounds of eps work: a quadratic's central differences are exact
+    up to rounding, ``eps_machine |theta|^2 / h`` relative."""
+    from skbackprop import check_gradient
+
+    assert check_gradient(_square, np.linspace(1, 2, 4), eps=eps) < 1e-15 / eps
+    assert check_gradient(_square, np.ones(4), n_coords=1, random_state=0) < 1e-9
