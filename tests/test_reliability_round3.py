@@ -458,3 +458,176 @@ def test_check_gradient_accepts_the_range_of_eps(eps):
 
     assert check_gradient(_square, np.linspace(1, 2, 4), eps=eps) < 1e-15 / eps
     assert check_gradient(_square, np.ones(4), n_coords=1, random_state=0) < 1e-9
+
+
+# -- 7. the engine's public functions check their arguments ---------------------------
+def _engine_problem(loss="log_loss"):
+    from skbackprop import init_params
+
+    rng = np.random.default_rng(3)
+    X_ = rng.normal(size=(12, 3))
+    if loss == "log_loss":
+        Y_ = np.eye(3)[rng.integers(0, 3, 12)]
+    else:
+        Y_ = rng.poisson(1.0, (12, 3)).astype(float)
+    sizes = (3, 4, 3)
+    return init_params(sizes, "tanh", random_state=0), X_, Y_, sizes
+
+
+def _engine_calls(theta, X_, Y_, sizes, activation="tanh", loss="log_loss", **kw):
+    """Each public function of the engine that takes these arguments."""
+    import skbackprop as S
+
+    v = kw.pop("v", np.ones_like(theta))
+    U = kw.pop("U", np.ones((X_.shape[0], sizes[-1])))
+    with_y = {"loss": loss, **kw}
+    return {
+        "cost_grad": lambda: S.cost_grad(theta, X_, Y_, sizes, activation, **with_y),
+        "hessian_vector_product": lambda: S.hessian_vector_product(
+            theta, v, X_, Y_, sizes, activation, **with_y
+        ),
+        "gauss_newton_vector_product": lambda: S.gauss_newton_vector_product(
+            theta, v, X_, Y_, sizes, activation, **with_y
+        ),
+        "gauss_newton_matrix": lambda: S.gauss_newton_matrix(
+            theta, X_, Y_, sizes, activation, **with_y
+        ),
+        "predict_network": lambda: S.predict_network(theta, X_, sizes, activation),
+        "jacobian_vector_product": lambda: S.jacobian_vector_product(
+            theta, v, X_, sizes, activation
+        ),
+        "jacobian_transpose_vector_product": lambda: (
+            S.jacobian_transpose_vector_product(theta, U, X_, sizes, activation)
+        ),
+        "output_jacobian": lambda: S.output_jacobian(theta, X_, sizes, activation),
+    }
+
+
+ENGINE = sorted(_engine_calls(*_engine_problem()))
+WITH_Y = [
+    "cost_grad",
+    "gauss_newton_matrix",
+    "gauss_newton_vector_product",
+    "hessian_vector_product",
+]
+
+
+@pytest.mark.parametrize("function", ENGINE)
+def test_engine_functions_accept_good_arguments(function):
+    theta, X_, Y_, sizes = _engine_problem()
+    out = _engine_calls(theta, X_, Y_, sizes)[function]()
+    for a in out if isinstance(out, tuple) else (out,):
+        assert np.isfinite(a).all()
+
+
+@pytest.mark.parametrize("function", ENGINE)
+@pytest.mark.parametrize("activation", ["nope", ["tanh", "nope"], ("tanh",) * 2])
+def test_engine_functions_refuse_unknown_activations(function, activation):
+    theta, X_, Y_, sizes = _engine_problem()
+    with pytest.raises(ValueError, match="activation"):
+        _engine_calls(theta, X_, Y_, sizes, activation)[function]()
+
+
+@pytest.mark.parametrize("function", ENGINE)
+@pytest.mark.parametrize("where", ["theta", "X", "Y", "v", "U"])
+def test_engine_functions_refuse_non_finite_input(function, where):
+    theta, X_, Y_, sizes = _engine_problem()
+    arrays = {"theta": theta, "X": X_, "Y": Y_, "v": np.ones_like(theta)}
+    arrays["U"] = np.ones((len(X_), sizes[-1]))
+    arrays[where] = _with_nan(arrays[where], at=1)
+    call = _engine_calls(
+        arrays["theta"], arrays["X"], arrays["Y"], sizes, v=arrays["v"], U=arrays["U"]
+    )[function]
+    uses = (
+        {"theta", "X"}
+        | ({"Y"} if function in WITH_Y else set())
+        | ({"v"} if "vector" in function and "transpose" not in function else set())
+    )
+    uses |= {"U"} if "transpose" in function else set()
+    if where not in uses:
+        call()  # the argument is not this function's
+        return
+    with pytest.raises(ValueError, match=f"Input {where} contains NaN"):
+        call()
+
+
+@pytest.mark.parametrize("function", WITH_Y)
+@pytest.mark.parametrize(
+    "change, match",
+    [
+        (lambda Y: Y[:, :, None], "Y must be 1-D or 2-D"),
+        (lambda Y: 3 * Y, "0/1 indicators"),
+        (lambda Y: -Y, "0/1 indicators"),
+        (lambda Y: 0.5 * Y, "summing to 1"),
+    ],
+)
+def test_engine_functions_check_targets(function, change, match):
+    theta, X_, Y_, sizes = _engine_problem()
+    with pytest.raises(ValueError, match=match):
+        _engine_calls(theta, X_, change(Y_), sizes)[function]()
+
+
+@pytest.mark.parametrize("function", WITH_Y)
+def test_engine_targets_of_each_loss(function):
+    theta, X_, Y_, sizes = _engine_problem("poisson")
+    _engine_calls(theta, X_, Y_, sizes, loss="poisson")[function]()
+    with pytest.raises(ValueError, match="negative which is not allowed"):
+        _engine_calls(theta, X_, -Y_, sizes, loss="poisson")[function]()
+    soft = np.full((len(X_), 3), 1 / 3)  # probabilities summing to 1 are targets
+    _engine_calls(theta, X_, soft, sizes)[function]()
+    _engine_calls(theta, X_.astype(np.float32), soft, sizes)[function]()
+    binary = np.clip(Y_ / 3, 0, 1)  # any values in [0, 1]
+    _engine_calls(theta, X_, binary, sizes, loss="binary_log_loss")[function]()
+    with pytest.raises(ValueError, match="0/1 indicators"):
+        _engine_calls(theta, X_, Y_, sizes, loss="binary_log_loss")[function]()
+    _engine_calls(theta, X_, -Y_, sizes, loss="squared_error")[function]()
+
+
+@pytest.mark.parametrize("function", WITH_Y)
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"alpha": -1.0}, "alpha must be finite and non-negative"),
+        ({"alpha": np.nan}, "alpha must be finite and non-negative"),
+        ({"alpha": np.inf}, "alpha must be finite and non-negative"),
+        ({"alpha": "0.1"}, "alpha must be a non-negative number"),
+        ({"alpha": True}, "alpha must be a non-negative number"),
+        ({"alpha": 1j}, "alpha must be a non-negative number"),
+        ({"sample_weight": -np.ones(12)}, "Negative values in data passed"),
+        ({"sample_weight": _with_nan(np.ones(12))}, "Input sample_weight contains"),
+    ],
+)
+def test_engine_functions_check_alpha_and_weights(function, kwargs, match):
+    theta, X_, Y_, sizes = _engine_problem()
+    with pytest.raises(ValueError, match=match):
+        _engine_calls(theta, X_, Y_, sizes, **kwargs)[function]()
+
+
+def test_engine_float_alpha_values_agree():
+    """A NumPy or 0-d alpha is the same penalty as the Python float."""
+    from skbackprop import cost_grad
+
+    theta, X_, Y_, sizes = _engine_problem()
+    J, D = cost_grad(theta, X_, Y_, sizes, "tanh", "log_loss", 0.25)
+    for alpha in (np.float64(0.25), np.array(0.25), 1 / 4, np.float32(0.25)):
+        J2, D2 = cost_grad(theta, X_, Y_, sizes, "tanh", "log_loss", alpha)
+        assert J2 == J and np.array_equal(D2, D)
+
+
+def test_jacobian_transpose_refuses_3_d_signals():
+    from skbackprop import jacobian_transpose_vector_product
+
+    theta, X_, _, sizes = _engine_problem()
+    with pytest.raises(ValueError, match="U must be 1-D or 2-D"):
+        jacobian_transpose_vector_product(theta, np.ones((12, 3, 1)), X_, sizes)
+
+
+def test_pack_params_refuses_complex_parts():
+    from skbackprop import pack_params
+
+    with pytest.raises(ValueError, match="Complex data not supported"):
+        pack_params([np.ones((3, 2)) * 1j], [np.ones(2)])
+    with pytest.raises(ValueError, match="Complex data not supported"):
+        pack_params([np.ones((3, 2))], [np.ones(2) + 0j], out=np.empty(8))
+    with pytest.raises(ValueError, match="out must be a 1-D array of 8"):
+        pack_params([np.ones((3, 2))], [np.ones(2)], out=np.empty(3))
