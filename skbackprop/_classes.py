@@ -20,7 +20,12 @@ from sklearn.utils.validation import column_or_1d, validate_data
 from skbackprop._base import BaseBackprop, gd_only
 from skbackprop._docstrings import CLASSIFIER, CLASSIFIER_FIT, REGRESSOR, REGRESSOR_FIT
 from skbackprop._posterior import PREDICT_DOC, predict_with_std
-from skbackprop._targets import check_class_weight, check_same_kind
+from skbackprop._targets import (
+    check_class_weight,
+    check_same_kind,
+    check_sparse_targets,
+    dense,
+)
 
 
 # -- module-level transforms (Dask applies them to each block) ---------------------
@@ -28,7 +33,7 @@ def _encode_labels(y, classes, multilabel, dtype):
     """Labels in the output encoding, as :class:`~sklearn.preprocessing.LabelBinarizer`:
     one 0/1 column for two classes, one-hot rows for more, indicators as given."""
     if multilabel:
-        return np.asarray(y, dtype=dtype)
+        return np.asarray(dense(y), dtype=dtype)
     if len(classes) == 2:
         return (np.asarray(y) == classes[1]).astype(dtype)[:, None]
     return (np.asarray(y)[:, None] == classes[None, :]).astype(dtype)
@@ -150,6 +155,7 @@ class BackpropClassifier(ClassifierMixin, BaseBackprop):
 
     def _fit_targets(self, y, target_type, incremental):
         """Define ``classes_`` on a first fit, else check the targets' classes."""
+        check_sparse_targets(self, y)
         check_class_weight(self.class_weight)
         if target_type not in ("binary", "multiclass", "multilabel-indicator"):
             raise ValueError(
@@ -195,7 +201,7 @@ class BackpropClassifier(ClassifierMixin, BaseBackprop):
     def _target_weights(self, y):
         if self.class_weight is None:
             return None
-        return compute_sample_weight(self.class_weight, y)
+        return compute_sample_weight(self.class_weight, dense(y))
 
     def _stratify(self, y):
         return None if self._label_binarizer.y_type_.startswith("multilabel") else y
@@ -414,6 +420,7 @@ class BackpropRegressor(RegressorMixin, BaseBackprop):
         return X, y
 
     def _fit_targets(self, y, target_type, incremental):
+        check_sparse_targets(self, y)
         if self.loss == "poisson" and np.any(y < 0):
             raise ValueError(
                 "Some value(s) of y are negative which is not allowed for "

@@ -11,6 +11,7 @@ results, not the data, travel.  Dask is imported inside the functions.
 from numbers import Number
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.utils.validation import (
     _check_feature_names,
     _check_n_features,
@@ -56,7 +57,8 @@ def as_dask_array(a, name, rows=None, lengths=True):
                 f"{name} must be a Dask array, DataFrame or Series, got "
                 f"{type(a).__name__}."
             )
-        a = np.asarray(a)
+        # A sparse y (a multilabel indicator matrix) or weights, densified.
+        a = a.toarray() if sp.issparse(a) else np.asarray(a)
         _check_not_scalar(a, name)
         if rows is None:
             return da.from_array(a)

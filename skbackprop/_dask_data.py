@@ -240,7 +240,7 @@ def _accuracy_block(y, y_pred, w):
     """``(right, weight, nonzero)`` of one block: its weighted count of right
     predictions, its weights' sum and number of nonzero weights, the block
     checked as :func:`~sklearn.metrics.accuracy_score` checks its input."""
-    if len(y_pred) == 0:
+    if y_pred.shape[0] == 0:
         return 0.0, 0.0, 0
     y_type, _, y, y_pred, _ = _check_targets(y, y_pred)
     w = _block_weights(w, y)
@@ -256,7 +256,7 @@ def _r2_block(y, y_pred, w):
     checks its input: the weights' sum ``W``, the weighted sums ``S`` and
     ``Q`` of ``y - c`` and its square about the block's mean ``c``, the
     weighted squared error, the number of nonzero weights."""
-    if len(y_pred) == 0:
+    if y_pred.shape[0] == 0:
         return None
     xp, _ = get_namespace(y, y_pred)
     _, y, y_pred, _, _ = _check_reg_targets_with_floating_dtype(

@@ -7,6 +7,8 @@ targets; these checks run there, before anything is encoded or trained.
 from numbers import Real
 
 import numpy as np
+import scipy.sparse as sp
+from sklearn.base import is_regressor
 
 
 def check_class_weight(class_weight):
@@ -38,3 +40,27 @@ def check_same_kind(fitted_type, target_type):
             f"{fitted_type!r} ones; warm_start and partial_fit continue with the "
             "same kind of targets. Set warm_start=False, or refit, to change it."
         )
+
+
+def check_sparse_targets(est, y):
+    """A sparse ``y`` is a classifier's multilabel indicator matrix, as
+    :class:`~sklearn.neural_network.MLPClassifier` takes; nothing else."""
+    if not sp.issparse(y):
+        return
+    if is_regressor(est):
+        # scikit-learn's regression metrics refuse a sparse y too.
+        raise ValueError(
+            f"{type(est).__name__} does not take a sparse y: its targets are "
+            "dense values. Pass y.toarray()."
+        )
+    values = np.unique(y.data)
+    if not np.isin(values, (0, 1)).all():
+        raise ValueError(
+            "A sparse y must be a multilabel indicator matrix of 0s and 1s, got "
+            f"values {values[:5].tolist()}; pass y.toarray() for other targets."
+        )
+
+
+def dense(y):
+    """``y`` as a NumPy array when sparse (the network's targets are dense)."""
+    return y.toarray() if sp.issparse(y) else y

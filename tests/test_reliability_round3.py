@@ -631,3 +631,65 @@ def test_pack_params_refuses_complex_parts():
         pack_params([np.ones((3, 2))], [np.ones(2) + 0j], out=np.empty(8))
     with pytest.raises(ValueError, match="out must be a 1-D array of 8"):
         pack_params([np.ones((3, 2))], [np.ones(2)], out=np.empty(3))
+
+
+# -- 9. a sparse multilabel y ---------------------------------------------------------
+Y_MULTI = np.c_[Y2, X[:, 2] > 0, X[:, 0] > 0.3].astype(int)
+
+
+@pytest.mark.parametrize("fmt", ["csr", "csc", "coo", "csr_array"])
+def test_sparse_multilabel_y_fits_as_dense(fmt):
+    """As scikit-learn's MLPClassifier: the same model as the dense indicator
+    matrix, and sparse predictions."""
+    import scipy.sparse as sp
+
+    Y_sparse = (
+        sp.csr_array(Y_MULTI)
+        if fmt == "csr_array"
+        else sp.csr_matrix(Y_MULTI).asformat(fmt)
+    )
+    dense = _clf().fit(X, Y_MULTI)
+    sparse = _clf().fit(X, Y_sparse)
+    assert np.array_equal(sparse.coefs_[0], dense.coefs_[0])
+    pred = sparse.predict(X)
+    assert sp.issparse(pred)
+    assert np.array_equal(pred.toarray(), dense.predict(X))
+    assert np.array_equal(sparse.predict_proba(X), dense.predict_proba(X))
+    assert sparse.score(X, Y_sparse) == dense.score(X, Y_MULTI)
+    assert sparse.score(X, Y_MULTI) == dense.score(X, Y_MULTI)
+
+
+def test_sparse_multilabel_y_in_every_path():
+    """class_weight, early stopping (split or X_val), partial_fit, warm_start,
+    pickling and Dask all take it."""
+    import scipy.sparse as sp
+
+    Y_sparse = sp.csr_matrix(Y_MULTI)
+    weights = [{0: 1.0, 1: 2.0}] * 3
+    expected = _clf(class_weight=weights).fit(X, Y_MULTI)
+    actual = _clf(class_weight=weights).fit(X, Y_sparse)
+    assert np.array_equal(actual.coefs_[0], expected.coefs_[0])
+    for kwargs in ({}, {"X_val": X[:20], "y_val": Y_sparse[:20]}):
+        est = _clf(early_stopping=True).fit(X, Y_sparse, **kwargs)
+        assert est.predict(X).shape == Y_MULTI.shape
+    gd = _clf(solver="gd").partial_fit(X, Y_sparse, classes=[0, 1, 2])
+    gd.partial_fit(X, Y_sparse)
+    gd.set_params(warm_start=True).fit(X, Y_sparse)
+    assert pickle.loads(pickle.dumps(gd)).predict(X).shape == Y_MULTI.shape
+    dask_fit = _clf().fit(_dask(X), Y_sparse)
+    np.testing.assert_allclose(dask_fit.coefs_[0], _clf().fit(X, Y_MULTI).coefs_[0])
+    assert actual.score(_dask(X), _dask(Y_MULTI)) == actual.score(X, Y_MULTI)
+
+
+def test_other_sparse_targets_are_refused_by_name():
+    import scipy.sparse as sp
+
+    with pytest.raises(ValueError, match="multilabel indicator matrix of 0s and 1s"):
+        _clf().fit(X, sp.csr_matrix(2 * Y_MULTI))
+    with pytest.raises(TypeError, match="toarray"):  # a sparse column, as sklearn
+        _clf().fit(X, sp.csr_matrix(Y2[:, None]))
+    reg = BackpropRegressor((3,), max_iter=2)
+    with pytest.raises(ValueError, match="does not take a sparse y.*toarray"):
+        reg.fit(X, sp.csr_matrix(np.c_[YR, YR]))
+    with pytest.raises(TypeError, match="toarray"):
+        reg.fit(X, sp.csr_matrix(YR[:, None]))
