@@ -137,9 +137,11 @@ def predict_with_std(est, X):
         [c.astype(dtype, copy=False) for c in est.coefs_],
         [b.astype(dtype, copy=False) for b in est.intercepts_],
     )
+    # sqrt(noise (1 + g' M^-1 g)) as sqrt(noise) hypot(1, ||L^-1 g||): no
+    # square overflows where the standard deviation itself is finite.
     if posterior["kind"] == "full":
-        q = laplace.full_variances(net, theta, X, posterior["factor"])
+        r = laplace.full_variances(net, theta, X, posterior["factor"], root=True)
     else:
-        q = laplace.last_layer_variances(net, theta, X, posterior["factor"])
-    y_std = transform(np.sqrt(est.noise_variance_ * (1.0 + q)), *args)
+        r = laplace.last_layer_variances(net, theta, X, posterior["factor"], root=True)
+    y_std = transform(np.sqrt(est.noise_variance_) * np.hypot(1.0, r), *args)
     return predictor.apply(transform, args), y_std

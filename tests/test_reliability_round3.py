@@ -693,3 +693,71 @@ def test_other_sparse_targets_are_refused_by_name():
         reg.fit(X, sp.csr_matrix(np.c_[YR, YR]))
     with pytest.raises(TypeError, match="toarray"):
         reg.fit(X, sp.csr_matrix(YR[:, None]))
+
+
+# -- 16. error bars do not overflow where the mean is finite --------------------------
+@pytest.fixture(scope="module")
+def bars():
+    rng = np.random.default_rng(5)
+    X_ = rng.uniform(-1, 1, (50, 2))
+    y_ = np.sin(2 * X_[:, 0]) + 0.1 * rng.normal(size=50)
+    params = {"max_iter": 200, "random_state": 0}
+    return {
+        (act, alpha): BackpropRegressor((5,), act, alpha=alpha, **params).fit(X_, y_)
+        for act in ("relu", "identity")
+        for alpha in (1e-3, "evidence")  # the last layer's factor, the whole network's
+    }
+
+
+@pytest.mark.parametrize(
+    "key", [("relu", 1e-3), ("relu", "evidence"), ("identity", 1e-3)]
+)
+def test_error_bars_of_huge_inputs_are_finite(bars, key):
+    """ReLU and identity networks are positively homogeneous far from the
+    origin: mean and standard deviation grow with the inputs' scale, and
+    stay finite as long as the mean does."""
+    reg = bars[key]
+    X_far = np.array([[1.0, 0.5], [-1.0, 0.3], [0.2, -0.9]])
+    mean0, std0 = reg.predict(1e100 * X_far, return_std=True)
+    for scale in (1e160, 1e200, 1e300):
+        mean, std = reg.predict(scale * X_far, return_std=True)
+        assert np.isfinite(mean).all() and np.isfinite(std).all()
+        np.testing.assert_allclose(std, std0 * (scale / 1e100), rtol=1e-12)
+
+
+@pytest.mark.parametrize("key", [("relu", 1e-3), ("relu", "evidence")])
+def test_error_bars_of_ordinary_inputs_unchanged(bars, key):
+    """The robust norm gives the textbook ``sqrt(noise (1 + g' M^-1 g))``."""
+    from scipy.linalg import solve_triangular
+
+    from skbackprop._engine import laplace
+
+    reg = bars[key]
+    X_ = np.random.default_rng(6).uniform(-1, 1, (7, 2))
+    _, std = reg.predict(X_, return_std=True)
+    net = reg._network(reg._fitted_sizes(), np.float64)
+    from skbackprop import pack_params
+
+    theta = pack_params(reg.coefs_, reg.intercepts_)
+    L = reg._laplace["factor"]
+    if reg._laplace["kind"] == "full":
+        G = laplace.network_jacobian(net, theta, X_).reshape(len(X_), -1)
+    else:
+        G = laplace.features(net, theta, X_)
+    Z = solve_triangular(L, G.T, lower=True)
+    expected = np.sqrt(reg.noise_variance_ * (1 + np.sum(Z**2, axis=0)))
+    np.testing.assert_allclose(std, expected, rtol=1e-12)
+
+
+def test_quadratic_roots_are_a_robust_norm():
+    from skbackprop._engine.laplace import quadratic_forms, quadratic_roots
+
+    rng = np.random.default_rng(7)
+    A = rng.normal(size=(4, 4))
+    L = np.linalg.cholesky(A @ A.T + 4 * np.eye(4))
+    g = rng.normal(size=(1, 4))
+    plain = np.sqrt(quadratic_forms(L, g))
+    G = np.vstack([g, 1e300 * g, 1e-300 * g, np.zeros((1, 4)), [[np.inf, 0, 0, 0]]])
+    roots = quadratic_roots(L, G)
+    np.testing.assert_allclose(roots[:3], plain * [1, 1e300, 1e-300], rtol=1e-14)
+    assert roots[3] == 0 and roots[4] == np.inf
