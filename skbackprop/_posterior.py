@@ -29,6 +29,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from skbackprop._engine import laplace
 from skbackprop._engine.params import pack_params
+from skbackprop._state import check_fitted_state
 from skbackprop._training.evidence import at_alpha
 from skbackprop._transaction import snapshot
 
@@ -115,6 +116,7 @@ def predict_with_std(est, X):
     """``(y_mean, y_std)`` of the Laplace approximation (see the module)."""
     est = snapshot(est)  # one fitted state throughout, whatever fits meanwhile
     check_is_fitted(est)
+    check_fitted_state(est, posterior=True)  # attributes edited since fit
     posterior = getattr(est, "_laplace", None)
     if posterior is None:
         if est.loss != "squared_error":

@@ -761,3 +761,128 @@ def test_quadratic_roots_are_a_robust_norm():
     roots = quadratic_roots(L, G)
     np.testing.assert_allclose(roots[:3], plain * [1, 1e300, 1e-300], rtol=1e-14)
     assert roots[3] == 0 and roots[4] == np.inf
+
+
+# -- 17. loading checks the error bars' state ---------------------------------------
+@pytest.fixture(scope="module")
+def posteriors():
+    rng = np.random.default_rng(8)
+    X_ = rng.normal(size=(40, 3))
+    y_ = X_[:, 0] + 0.1 * rng.normal(size=40)
+    params = {"hidden_layer_sizes": (4,), "max_iter": 60, "random_state": 0}
+    return X_, {
+        "last-layer": BackpropRegressor(alpha=1e-3, **params).fit(X_, y_),
+        "full": BackpropRegressor(alpha="evidence", **params).fit(X_, y_),
+        "ard": BackpropRegressor(alpha="ard", **params).fit(X_, y_),
+        "clf": BackpropClassifier(alpha="evidence", **params).fit(X_, y_ > 0),
+    }
+
+
+def _set_factor(value):
+    def edit(est):
+        est._laplace = {**est._laplace, "factor": value(est._laplace["factor"])}
+
+    return edit
+
+
+def _nan_at_0(L):
+    L = L.copy()
+    L[0, 0] = np.nan
+    return L
+
+
+POSTERIOR_EDITS = {
+    "factor-nan": ("full", _set_factor(_nan_at_0), r"_laplace\['factor'\]"),
+    "factor-nan-last": ("last-layer", _set_factor(_nan_at_0), r"_laplace\['factor'\]"),
+    "factor-shape": ("full", _set_factor(lambda L: L[:-1, :-1]), r"shape \(21, 21\)"),
+    "factor-shape-last": ("last-layer", _set_factor(lambda L: L[:3, :3]), "shape"),
+    "factor-float32": ("full", _set_factor(lambda L: L.astype(np.float32)), "float64"),
+    "factor-not-cholesky": ("full", _set_factor(lambda L: -L), "positive diagonal"),
+    "factor-list": ("full", _set_factor(lambda L: L.tolist()), r"_laplace\['factor'\]"),
+    "laplace-kind": ("full", lambda e: e._laplace.update(kind="diag"), "_laplace"),
+    "laplace-type": ("full", lambda e: setattr(e, "_laplace", "x"), "_laplace"),
+    "noise-negative": ("full", lambda e: setattr(e, "noise_variance_", -1.0), "noise"),
+    "noise-nan": (
+        "last-layer",
+        lambda e: setattr(e, "noise_variance_", np.nan),
+        "noise",
+    ),
+    "noise-str": ("full", lambda e: setattr(e, "noise_variance_", "1"), "noise"),
+    "noise-none": ("full", lambda e: setattr(e, "noise_variance_", None), "noise"),
+    "alpha-negative": ("full", lambda e: setattr(e, "alpha_", -0.5), "alpha_"),
+    "alpha-nan-clf": ("clf", lambda e: setattr(e, "alpha_", np.nan), "alpha_"),
+    "alpha-ard-shape": ("ard", lambda e: setattr(e, "alpha_", e.alpha_[:2]), "alpha_"),
+    "alpha-ard-nan": (
+        "ard",
+        lambda e: setattr(e, "alpha_", e.alpha_ * np.nan),
+        "alpha_",
+    ),
+    "gamma-too-big": (
+        "full",
+        lambda e: setattr(e, "n_effective_params_", 1e9),
+        "n_eff",
+    ),
+    "curve-type": (
+        "clf",
+        lambda e: setattr(e, "evidence_curve_", "x"),
+        "evidence_curve_",
+    ),
+}
+
+
+@pytest.mark.parametrize("loader", ["pickle", "skops"])
+@pytest.mark.parametrize("case", sorted(POSTERIOR_EDITS))
+def test_loading_refuses_a_bad_posterior(posteriors, case, loader):
+    sio = pytest.importorskip("skops.io")
+    from skbackprop import trusted_types
+
+    _, fitted_ = posteriors
+    name, edit, field = POSTERIOR_EDITS[case]
+    est = copy.deepcopy(fitted_[name])
+    edit(est)
+    with pytest.raises(ValueError, match=f"Refusing to load(?s:.*){field}"):
+        if loader == "pickle":
+            pickle.loads(pickle.dumps(est))
+        else:
+            sio.loads(sio.dumps(est), trusted=trusted_types())
+
+
+@pytest.mark.parametrize(
+    "case", ["factor-shape", "factor-shape-last", "factor-list", "noise-negative"]
+)
+def test_return_std_names_an_edited_posterior_field(posteriors, case):
+    from skbackprop._state import InconsistentStateError
+
+    X_, fitted_ = posteriors
+    name, edit, field = POSTERIOR_EDITS[case]
+    est = copy.deepcopy(fitted_[name])
+    edit(est)
+    with pytest.raises(InconsistentStateError, match=field):
+        est.predict(X_, return_std=True)
+    est.predict(X_)  # prediction of the mean does not need them
+
+
+@pytest.mark.parametrize("loader", ["pickle", "skops"])
+def test_good_posteriors_load_and_old_files_without_them_too(posteriors, loader):
+    sio = pytest.importorskip("skops.io")
+    from skbackprop import trusted_types
+
+    def load(est):
+        if loader == "pickle":
+            return pickle.loads(pickle.dumps(est))
+        return sio.loads(sio.dumps(est), trusted=trusted_types())
+
+    X_, fitted_ = posteriors
+    for name in ("last-layer", "full", "ard"):
+        est = fitted_[name]
+        m, s = load(est).predict(X_, return_std=True)
+        m0, s0 = est.predict(X_, return_std=True)
+        assert np.array_equal(m, m0) and np.array_equal(s, s0)
+    old = copy.deepcopy(fitted_["full"])  # as a file from before the posterior
+    for field in ("alpha_", "n_effective_params_", "evidence_curve_", "_laplace"):
+        delattr(old, field)
+    old.noise_variance_ = None
+    loaded = load(old)
+    assert np.array_equal(loaded.predict(X_), fitted_["full"].predict(X_))
+    with pytest.raises(ValueError, match="needs the Laplace approximation"):
+        loaded.predict(X_, return_std=True)
