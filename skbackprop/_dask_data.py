@@ -12,6 +12,7 @@ Dask is optional: this module is imported only when a Dask collection is
 passed, and imports Dask inside its functions.
 """
 
+import time
 import uuid
 import warnings
 from numbers import Number
@@ -165,6 +166,7 @@ class Dask:
         (and the unique labels of a classifier) reach the client.
         """
         dask, da = require_dask()
+        start = time.perf_counter()
         X = check_X(est, X, reset=first_pass)
         if X.shape[0] < 1:
             raise ValueError(
@@ -173,6 +175,13 @@ class Dask:
             )
         _unsupported(est, X.shape[0])
         rows = X.chunks[0]
+        if est.verbose:
+            # The waits before the first iteration's line can be long.
+            print(
+                f"Dask input: {X.shape[0]} rows in {len(rows)} blocks; validating "
+                "and persisting them on the workers...",
+                flush=True,
+            )
         dtype = X.dtype
         y = as_dask_array(y, "y", rows=rows)
         check_target_shape(est, y)
@@ -219,6 +228,13 @@ class Dask:
         net = est._network((X.shape[1], *hidden, Y.shape[1]), dtype)
         alpha = scaled_alpha(est.alpha, scale)
         objective = DaskObjective(net, X, Y, sample_weight, weight_sum, alpha)
+        if est.verbose:
+            print(
+                f"Data ready on the workers after {time.perf_counter() - start:.1f} "
+                "s; first evaluation of the cost on the cluster (it sends the "
+                "network to the workers)...",
+                flush=True,
+            )
         return objective, None
 
     def predictor(self, est, X):

@@ -886,3 +886,57 @@ def test_good_posteriors_load_and_old_files_without_them_too(posteriors, loader)
     assert np.array_equal(loaded.predict(X_), fitted_["full"].predict(X_))
     with pytest.raises(ValueError, match="needs the Laplace approximation"):
         loaded.predict(X_, return_std=True)
+
+
+# -- 18. the docs' Dask script runs as a script; verbose says what it waits for -------
+def _python_blocks(path):
+    """The Python code blocks of a Markdown or reStructuredText file."""
+    import re
+    import textwrap
+
+    text = path.read_text(encoding="utf-8")
+    if path.suffix == ".md":
+        return re.findall(r"```python\n(.*?)```", text, re.S)
+    blocks = re.findall(r"\.\. code-block:: python\n\n((?:(?:   .*)?\n)+)", text)
+    return [textwrap.dedent(b) for b in blocks]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("source", ["README.md", "docs/user_guide/dask.rst"])
+def test_the_docs_dask_script_runs_as_a_script(tmp_path, source):
+    """Run as ``python script.py``, with real worker processes (smaller data)."""
+    import os
+    import subprocess
+    from pathlib import Path
+
+    pytest.importorskip("distributed")
+    root = Path(__file__).resolve().parents[1]
+    (code,) = [b for b in _python_blocks(root / source) if "LocalCluster(" in b]
+    assert 'if __name__ == "__main__":' in code
+    for big, small in (("1_000_000", "4_000"), ("100_000", "1_000"), ("=100", "=3")):
+        assert big in code
+        code = code.replace(big, small)
+    script = tmp_path / "dask_script.py"
+    script.write_text(code, encoding="utf-8")
+    path = os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")]))
+    run = subprocess.run(
+        [sys.executable, str(script)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": path},
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert 0 <= float(run.stdout.split()[-1]) <= 1  # the printed score
+
+
+def test_verbose_dask_fit_says_what_it_waits_for(capsys):
+    est = _clf(max_iter=2, verbose=True).fit(_dask(X), _dask(Y3))
+    out = capsys.readouterr().out.splitlines()
+    first = next(i for i, line in enumerate(out) if line.startswith("Iteration"))
+    assert "60 rows in 4 blocks; validating and persisting" in out[0]
+    assert out[first - 1].startswith("Data ready on the workers after")
+    assert "first evaluation of the cost" in out[first - 1]
+    est.set_params(verbose=False).fit(_dask(X), _dask(Y3))
+    assert capsys.readouterr().out == ""
