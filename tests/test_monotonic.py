@@ -187,7 +187,7 @@ BAD = [
     ("callable", {"solver": lambda *a, **k: None}, "solver that honours bounds"),
     ("length", {"monotonic_cst": [1, 0]}, "monotonic_cst has shape"),
     ("values", {"monotonic_cst": [2, 0, 0, 0]}, "array-like of -1, 0 or 1"),
-    ("names-without-names", {"monotonic_cst": {"a": 1}}, "not fitted on data with"),
+    ("names-without-names", {"monotonic_cst": {"a": 1}}, "without feature names"),
 ]
 
 

@@ -940,3 +940,47 @@ def test_verbose_dask_fit_says_what_it_waits_for(capsys):
     assert "first evaluation of the cost" in out[first - 1]
     est.set_params(verbose=False).fit(_dask(X), _dask(Y3))
     assert capsys.readouterr().out == ""
+
+
+# -- 19. messages that name the fix and the argument -----------------------------------
+def test_monotonic_cst_dict_in_a_pipeline_names_the_fix():
+    pd = pytest.importorskip("pandas")
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    frame = pd.DataFrame(X, columns=["a", "b", "c"])
+    reg = BackpropRegressor((4,), max_iter=20, random_state=0, monotonic_cst={"a": 1})
+    pipe = make_pipeline(StandardScaler(), reg)
+    with pytest.raises(ValueError, match=r'set_output\(transform="pandas"\)'):
+        pipe.fit(frame, YR)
+    with pytest.raises(ValueError, match="an array of -1, 0 and 1"):
+        clone(reg).fit(X, YR)
+    pipe.set_output(transform="pandas").fit(frame, YR)  # the fix works
+    first = pipe[-1].coefs_[0]
+    assert (first[0] >= 0).all()  # increasing in "a": its first-layer weights
+
+
+@pytest.mark.parametrize(
+    "X_val, y_val, match",
+    [
+        (np.ones((5, 5)), np.ones(5), "X_val has 5 features, but BackpropRegressor"),
+        (_with_nan(np.ones((5, 3))), np.ones(5), "Input X_val contains NaN"),
+        (np.ones((5, 3)), _with_nan(np.ones(5)), "Input y_val contains NaN"),
+        (np.ones((5, 3)), np.ones(4), "X_val, y_val: Found input variables"),
+        (np.ones((0, 3)), np.ones(0), "X_val, y_val: Found array with 0 sample"),
+    ],
+)
+def test_a_bad_validation_set_is_named(X_val, y_val, match):
+    reg = BackpropRegressor((3,), max_iter=3, early_stopping=True)
+    with pytest.raises(ValueError, match=match):
+        reg.fit(X, YR, X_val=X_val, y_val=y_val)
+
+
+def test_validation_set_feature_names_are_named():
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame(X, columns=["a", "b", "c"])
+    wrong = pd.DataFrame(X[:5], columns=["a", "b", "d"])
+    reg = BackpropRegressor((3,), max_iter=3, early_stopping=True)
+    with pytest.raises(ValueError, match="X_val's feature names should match"):
+        reg.fit(frame, YR, X_val=wrong, y_val=YR[:5])
+    reg.fit(frame, YR, X_val=frame[:5], y_val=YR[:5])  # the right names pass
