@@ -235,10 +235,12 @@ class BackpropClassifier(ClassifierMixin, BaseBackprop):
 
     @gd_only
     @_fit_context(prefer_skip_nested_validation=True)
-    def partial_fit(self, X, y, classes=None, sample_weight=None):
+    def partial_fit(self, X, y, *, classes=None, sample_weight=None):
         """One epoch of gradient descent over the given data.
 
-        Only available with ``solver="gd"``.
+        Only available with ``solver="gd"``.  ``classes`` and
+        ``sample_weight`` are keyword-only (scikit-learn's MLP and SGD
+        classifiers take them in opposite orders).
 
         Parameters
         ----------

@@ -984,3 +984,50 @@ def test_validation_set_feature_names_are_named():
     with pytest.raises(ValueError, match="X_val's feature names should match"):
         reg.fit(frame, YR, X_val=wrong, y_val=YR[:5])
     reg.fit(frame, YR, X_val=frame[:5], y_val=YR[:5])  # the right names pass
+
+
+# -- 20. partial_fit's arguments as scikit-learn's -----------------------------------
+def test_classifier_partial_fit_takes_classes_and_weights_by_keyword():
+    """scikit-learn 1.9's MLPClassifier takes ``(X, y, sample_weight,
+    classes)``, its SGDClassifier ``(X, y, classes, sample_weight)``: a third
+    positional argument would mean one thing or the other, so neither is
+    positional here."""
+    import inspect
+
+    from sklearn.linear_model import SGDClassifier
+    from sklearn.neural_network import MLPClassifier
+
+    ours = inspect.signature(BackpropClassifier.partial_fit).parameters
+    for Sk in (MLPClassifier, SGDClassifier):
+        theirs = inspect.signature(Sk.partial_fit).parameters
+        assert set(theirs) <= set(ours)  # every argument of theirs, by name
+    keyword = [p for p in ours.values() if p.kind is p.KEYWORD_ONLY]
+    assert [p.name for p in keyword] == ["classes", "sample_weight"]
+    clf = BackpropClassifier((3,), solver="gd", random_state=0)
+    with pytest.raises(TypeError, match="positional"):
+        clf.partial_fit(X, Y3, [0, 1, 2])
+    with pytest.raises(TypeError, match="positional"):
+        clf.partial_fit(X, Y3, None, [0, 1, 2])
+    assert not hasattr(clf, "coefs_")
+    weights = np.linspace(0.5, 2, len(X))
+    clf.partial_fit(X, Y3, classes=[0, 1, 2], sample_weight=weights)
+    same = BackpropClassifier((3,), solver="gd", random_state=0)
+    same.partial_fit(X, Y3, sample_weight=weights, classes=[0, 1, 2])
+    assert np.array_equal(clf.coefs_[0], same.coefs_[0])
+
+
+def test_regressor_partial_fit_keeps_sklearns_positional_weights():
+    """MLPRegressor and SGDRegressor agree: ``(X, y, sample_weight)``."""
+    import inspect
+
+    from sklearn.linear_model import SGDRegressor
+    from sklearn.neural_network import MLPRegressor
+
+    ours = list(inspect.signature(BackpropRegressor.partial_fit).parameters)
+    for Sk in (MLPRegressor, SGDRegressor):
+        assert list(inspect.signature(Sk.partial_fit).parameters) == ours
+    weights = np.linspace(0.5, 2, len(X))
+    a = BackpropRegressor((3,), solver="gd", random_state=0).partial_fit(X, YR, weights)
+    b = BackpropRegressor((3,), solver="gd", random_state=0)
+    b.partial_fit(X, YR, sample_weight=weights)
+    assert np.array_equal(a.coefs_[0], b.coefs_[0])
