@@ -137,9 +137,9 @@ def test_fit_from_its_own_callback_is_refused(method):
     inner = {}
 
     def callback(state):
-        args = (X, Y3, [0, 1, 2]) if method == "partial_fit" else (X, Y3)
+        kwargs = {"classes": [0, 1, 2]} if method == "partial_fit" else {}
         try:
-            getattr(clf, method)(*args)
+            getattr(clf, method)(X, Y3, **kwargs)
         except RuntimeError as exc:
             inner["error"] = exc
             raise
@@ -722,7 +722,8 @@ def test_error_bars_of_huge_inputs_are_finite(bars, key):
     for scale in (1e160, 1e200, 1e300):
         mean, std = reg.predict(scale * X_far, return_std=True)
         assert np.isfinite(mean).all() and np.isfinite(std).all()
-        np.testing.assert_allclose(std, std0 * (scale / 1e100), rtol=1e-12)
+        # Rounding of s * x, amplified by the factor's condition (< 1e4 here).
+        np.testing.assert_allclose(std, std0 * (scale / 1e100), rtol=1e-10)
 
 
 @pytest.mark.parametrize("key", [("relu", 1e-3), ("relu", "evidence")])

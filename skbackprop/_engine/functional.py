@@ -16,6 +16,7 @@ from skbackprop._engine.arguments import (
     network_for,
     penalty,
     prepare,
+    real,
 )
 from skbackprop._engine.curvature import network_hessp
 from skbackprop._engine.network import Network
@@ -124,6 +125,7 @@ def cost_grad(
     >>> bool(res.fun < cost_grad(theta0, X, Y, sizes, "tanh", "log_loss", 1e-3)[0])
     True
     """
+    real(theta=theta)
     X, Y, sample_weight, dtype = prepare(X, Y, sample_weight)
     net = network_for(X, Y, layer_sizes, activation, loss, dtype, chunk_size)
     check_targets(Y, net.loss)
@@ -169,6 +171,7 @@ def predict_network(
     >>> np.allclose(P.sum(axis=1), 1.0)
     True
     """
+    real(theta=theta)
     rows, _, _, dtype = prepare(X, np.zeros((np.shape(X)[0], 1)), None)
     net = Network(layer_sizes, activation, loss, dtype=dtype)
     if net.layer_sizes[0] != rows.shape[1]:
@@ -192,6 +195,7 @@ def _hessp(
     sample_weight,
     chunk_size,
 ):
+    real(theta=theta, v=v)
     X, Y, sample_weight, dtype = prepare(X, Y, sample_weight)
     net = network_for(X, Y, layer_sizes, activation, loss, dtype, chunk_size)
     check_targets(Y, net.loss)

@@ -17,6 +17,7 @@ from skbackprop._engine.arguments import (
     network_for,
     penalty,
     prepare,
+    real,
 )
 from skbackprop._engine.functional import shared_parameters
 from skbackprop._engine.gauss_newton import network_gauss_newton
@@ -25,6 +26,7 @@ from skbackprop._engine.jacobian import network_jacobian, network_jvp, network_v
 
 def _linear_setup(theta, X, layer_sizes, activation, chunk_size, U=None):
     """The network, validated ``theta``, ``X`` and ``U``; the loss plays no part."""
+    real(theta=theta)
     n_out = int(layer_sizes[-1]) if len(layer_sizes) else 0
     Y = np.zeros((np.shape(X)[0], n_out)) if U is None else U
     X, U, _, dtype = prepare(X, Y, None, y_name="U")
@@ -275,6 +277,7 @@ def gauss_newton_matrix(
     >>> bool(np.allclose(G @ v, Gv))
     True
     """
+    real(theta=theta)
     X, Y, sample_weight, dtype = prepare(X, Y, sample_weight)
     net = network_for(X, Y, layer_sizes, activation, loss, dtype, chunk_size)
     check_targets(Y, net.loss)
