@@ -25,6 +25,7 @@ one line (see the end).
 # serves HTTP (its dashboard, when bokeh is installed, and health checks);
 # ``dashboard_address="127.0.0.1:0"`` puts it on a free port of this machine
 # only, instead of the default 8787, which may be taken by another cluster.
+import dask
 import dask.array as da
 import matplotlib.pyplot as plt
 import numpy as np
@@ -45,11 +46,25 @@ client = Client(cluster)
 # ------------------------
 # 20,000 rows in 4 blocks, generated where they will be used (nothing travels
 # through the client): two informative features, a curved class boundary, and
-# 18 noise features.
+# 18 noise features, measured in units from 0.01 to 1000, as raw data often
+# are.
 rng = da.random.default_rng(0)
-X = rng.normal(size=(20_000, 20), chunks=(5_000, 20))
-y = (X[:, 0] + 0.5 * X[:, 1] ** 2 > 0.5).astype(int)
-print(f"X: dask array {X.shape}, {X.numblocks[0]} blocks of {X.chunksize[0]} rows")
+Z = rng.normal(size=(20_000, 20), chunks=(5_000, 20))
+X_raw = 10.0 + Z * np.logspace(-2, 3, 20)
+y = (Z[:, 0] + 0.5 * Z[:, 1] ** 2 > 0.5).astype(int)
+print(f"X: dask array {X_raw.shape}, {X_raw.numblocks[0]} blocks of 5,000 rows")
+
+# %%
+# Scaling on the cluster
+# ----------------------
+# Standardize as for any network, but with Dask: the means and standard
+# deviations are two reductions on the workers, and the scaled array stays
+# lazy.  (scikit-learn's ``StandardScaler`` would load ``X`` into memory and
+# return NumPy; dask-ml's ``StandardScaler`` does the same as these lines, and
+# fits in a pipeline.)  ``mean`` and ``std`` scale new data the same way.
+mean, std = dask.compute(X_raw.mean(axis=0), X_raw.std(axis=0))
+X = (X_raw - mean) / std
+print(f"feature scales {std.min():.2g} to {std.max():.2g}; scaled: {type(X)}")
 
 # %%
 # Fit on the Dask arrays

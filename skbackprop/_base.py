@@ -40,6 +40,7 @@ from skbackprop._state import (
 from skbackprop._training import solvers
 from skbackprop._training.settings import Settings
 from skbackprop._training.solve import train
+from skbackprop._transaction import snapshot, transaction
 from skbackprop._validation import check_request
 
 # The registered solvers' names and aliases (SciPy's names in lower case,
@@ -317,31 +318,23 @@ class BaseBackprop(PersistenceMixin, BaseEstimator, metaclass=ABCMeta):
     def _fit(
         self, X, y, sample_weight=None, incremental=False, before=None, validation=None
     ):
-        """Fit (or, ``incremental``, one more epoch); transactional.
+        """Fit (or, ``incremental``, one more epoch) as a transaction.
 
-        If anything fails, the estimator is left exactly as it was.
-        ``before(self)``, if given, runs first inside the transaction.
-        ``validation`` is ``fit``'s ``(X_val, y_val, sample_weight_val)``.
+        On a working copy, published in one step if it succeeds (see
+        :mod:`skbackprop._transaction`): if anything fails the estimator is
+        left exactly as it was.  ``before(est)``, if given, runs first on
+        the copy.  ``validation`` is ``fit``'s ``(X_val, y_val,
+        sample_weight_val)``.
         """
-        saved = self.__dict__.copy()
-        # The copy is shallow: a RandomState passed by the user is the user's
-        # object, which a failing fit must not advance either.
-        rng = self.random_state
-        rng_state = rng.get_state() if isinstance(rng, np.random.RandomState) else None
-        try:
+        with transaction(self) as work:
             if incremental:
                 # scikit-learn validates partial_fit's settings on the first
                 # call only; set_params may have changed them since.
-                self._validate_params()
+                work._validate_params()
             if before is not None:
-                before(self)
-            return self._fit_unsafe(X, y, sample_weight, incremental, validation)
-        except BaseException:
-            self.__dict__.clear()
-            self.__dict__.update(saved)
-            if rng_state is not None:
-                rng.set_state(rng_state)
-            raise
+                before(work)
+            work._fit_unsafe(X, y, sample_weight, incremental, validation)
+        return self
 
     def _fit_unsafe(self, X, y, sample_weight, incremental, validation=None):
         hidden = check_sizes(self.hidden_layer_sizes, "hidden_layer_sizes", 0)
@@ -423,15 +416,18 @@ class BaseBackprop(PersistenceMixin, BaseEstimator, metaclass=ABCMeta):
 
     # -- predict -----------------------------------------------------------------
     def _predictor(self, X):
-        """The outputs of the fitted network on ``X`` (see :mod:`skbackprop._data`)."""
-        check_is_fitted(self)
+        """The outputs of the fitted network on ``X`` (see :mod:`skbackprop._data`),
+        from one snapshot of the fitted state (``predictor.est``)."""
+        est = snapshot(self)
+        check_is_fitted(est)
         # Parameters may have been set, attributes edited, since fit.
-        check_prediction_params(self)
-        check_fitted_state(self)
-        return backend(X).predictor(self, X)
+        check_prediction_params(est)
+        check_fitted_state(est)
+        return backend(X).predictor(est, X)
 
-    def _predict(self, X):
-        return self._predictor(X).apply(*self._output_transform("predict"))
+    def _predict(self, X, kind="predict"):
+        predictor = self._predictor(X)
+        return predictor.apply(*predictor.est._output_transform(kind))
 
     def _score(self, X, y, sample_weight=None):
         return self._predictor(X).score(y, sample_weight)

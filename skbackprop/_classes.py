@@ -24,47 +24,18 @@ from skbackprop._docstrings import CLASSIFIER, CLASSIFIER_FIT, REGRESSOR, REGRES
 from skbackprop._engine.losses import Loss, get_loss
 from skbackprop._engine.losses import names as loss_names
 from skbackprop._posterior import PREDICT_DOC, predict_with_std
-from skbackprop._targets import check_class_weight, check_same_kind
-
-
-# -- module-level transforms (Dask applies them to each block) ---------------------
-def _encode_labels(y, classes, multilabel, dtype):
-    """Labels in the output encoding, as :class:`~sklearn.preprocessing.LabelBinarizer`:
-    one 0/1 column for two classes, one-hot rows for more, indicators as given."""
-    if multilabel:
-        return np.asarray(y, dtype=dtype)
-    if len(classes) == 2:
-        return (np.asarray(y) == classes[1]).astype(dtype)[:, None]
-    return (np.asarray(y)[:, None] == classes[None, :]).astype(dtype)
-
-
-def _encode_values(y, dtype):
-    Y = np.asarray(y, dtype=dtype)
-    return Y[:, None] if Y.ndim == 1 else Y
-
-
-def _labels(A, binarizer):
-    return binarizer.inverse_transform(A)
-
-
-def _values(A):
-    return A.ravel() if A.shape[1] == 1 else A
-
-
-def _probabilities(A, out_activation, binary):
-    """Class probabilities from the output activations ``A(L)`` (clipped in place)."""
-    if out_activation == "logistic":
-        # Each probability is mathematically inside (0, 1); keep it inside
-        # the representable open interval rather than rounding to 0 or 1.
-        np.clip(A, np.finfo(A.dtype).tiny, np.nextafter(A.dtype.type(1), 0), out=A)
-        if binary:
-            return np.hstack([1 - A, A])
-    return A
-
-
-def _log_probabilities(A, out_activation, binary):
-    with np.errstate(divide="ignore"):
-        return np.log(_probabilities(A, out_activation, binary))
+from skbackprop._targets import (
+    check_class_weight,
+    check_same_kind,
+    check_sparse_targets,
+    dense,
+    encode_labels,
+    encode_values,
+    labels,
+    log_probabilities,
+    probabilities,
+    values,
+)
 
 
 class BackpropClassifier(ClassifierMixin, BaseBackprop):
@@ -154,6 +125,7 @@ class BackpropClassifier(ClassifierMixin, BaseBackprop):
 
     def _fit_targets(self, y, target_type, incremental):
         """Define ``classes_`` on a first fit, else check the targets' classes."""
+        check_sparse_targets(self, y)
         check_class_weight(self.class_weight)
         if target_type not in ("binary", "multiclass", "multilabel-indicator"):
             raise ValueError(
@@ -190,7 +162,7 @@ class BackpropClassifier(ClassifierMixin, BaseBackprop):
     def _target_encoding(self):
         binarizer = self._label_binarizer
         multilabel = binarizer.y_type_.startswith("multilabel")
-        return _encode_labels, (binarizer.classes_, multilabel)
+        return encode_labels, (binarizer.classes_, multilabel)
 
     def _loss(self):
         multiclass = self._label_binarizer.y_type_ == "multiclass"
@@ -199,16 +171,16 @@ class BackpropClassifier(ClassifierMixin, BaseBackprop):
     def _target_weights(self, y):
         if self.class_weight is None:
             return None
-        return compute_sample_weight(self.class_weight, y)
+        return compute_sample_weight(self.class_weight, dense(y))
 
     def _stratify(self, y):
         return None if self._label_binarizer.y_type_.startswith("multilabel") else y
 
     def _output_transform(self, kind):
         if kind == "predict":
-            return _labels, (self._label_binarizer,)
+            return labels, (self._label_binarizer,)
         binary = self._label_binarizer.y_type_ == "binary"
-        transform = _log_probabilities if kind == "log_proba" else _probabilities
+        transform = log_probabilities if kind == "log_proba" else probabilities
         return transform, (self.out_activation_, binary)
 
     def _score_predictions(self, y, y_pred, sample_weight):
@@ -233,10 +205,12 @@ class BackpropClassifier(ClassifierMixin, BaseBackprop):
 
     @gd_only
     @_fit_context(prefer_skip_nested_validation=True)
-    def partial_fit(self, X, y, classes=None, sample_weight=None):
+    def partial_fit(self, X, y, *, classes=None, sample_weight=None):
         """One epoch of gradient descent over the given data.
 
-        Only available with ``solver="gd"``.
+        Only available with ``solver="gd"``.  ``classes`` and
+        ``sample_weight`` are keyword-only (scikit-learn's MLP and SGD
+        classifiers take them in opposite orders).
 
         Parameters
         ----------
@@ -303,7 +277,7 @@ class BackpropClassifier(ClassifierMixin, BaseBackprop):
             independent probability of each label); a lazy Dask array for
             Dask input.
         """
-        return self._predictor(X).apply(*self._output_transform("proba"))
+        return self._predict(X, "proba")
 
     def predict_log_proba(self, X):
         """Logarithm of the class probabilities.
@@ -319,7 +293,7 @@ class BackpropClassifier(ClassifierMixin, BaseBackprop):
             ``np.log(predict_proba(X))``: ``-inf`` where a probability
             rounds to zero.
         """
-        return self._predictor(X).apply(*self._output_transform("log_proba"))
+        return self._predict(X, "log_proba")
 
     def score(self, X, y, sample_weight=None):
         return self._score(X, y, sample_weight)
@@ -421,10 +395,11 @@ class BackpropRegressor(RegressorMixin, BaseBackprop):
         return X, y
 
     def _fit_targets(self, y, target_type, incremental):
+        check_sparse_targets(self, y)
         self._loss().check_targets(y)
 
     def _target_encoding(self):
-        return _encode_values, ()
+        return encode_values, ()
 
     def _loss(self):
         if self.loss != "quantile":
@@ -437,7 +412,7 @@ class BackpropRegressor(RegressorMixin, BaseBackprop):
         return get_loss("quantile", quantile=self.quantile)
 
     def _output_transform(self, kind):
-        return _values, ()
+        return values, ()
 
     def _score_predictions(self, y, y_pred, sample_weight):
         return r2_score(y, y_pred, sample_weight=sample_weight)

@@ -12,106 +12,32 @@ Dask is optional: this module is imported only when a Dask collection is
 passed, and imports Dask inside its functions.
 """
 
+import time
 import uuid
+import warnings
+from numbers import Number
 
 import numpy as np
 from sklearn.base import is_classifier
+from sklearn.exceptions import UndefinedMetricWarning
+from sklearn.metrics._classification import _check_targets
+from sklearn.metrics._regression import _check_reg_targets_with_floating_dtype
+from sklearn.utils._array_api import get_namespace
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import type_of_target
-from sklearn.utils.validation import (
-    _check_feature_names,
-    _check_n_features,
-    column_or_1d,
-)
+from sklearn.utils.validation import _check_sample_weight, assert_all_finite
 
+from skbackprop._dask_checks import (
+    as_dask_array,
+    check_finite,
+    check_target_shape,
+    check_X,
+    column_as_1d,
+    require_dask,
+    sample_weight_array,
+)
 from skbackprop._training.dask import DaskObjective
 from skbackprop._training.objective import scaled_alpha, weight_scale
-
-
-def _require_dask():
-    try:
-        import dask
-        import dask.array as da
-    except ImportError as exc:  # pragma: no cover - only without Dask
-        raise ImportError(
-            "Dask input needs dask: pip install 'skbackprop[dask]'."
-        ) from exc
-    return dask, da
-
-
-# -- conversion and validation ---------------------------------------------------
-def _as_dask_array(a, name, rows=None, lengths=True):
-    """``a`` as a Dask array with known row chunks (aligned to ``rows``).
-
-    ``lengths=False`` leaves unknown row chunks unknown (lazy prediction).
-    """
-    dask, da = _require_dask()
-    if hasattr(a, "to_dask_array"):  # Dask DataFrame or Series
-        a = a.to_dask_array(lengths=True if lengths else None)
-    elif not isinstance(a, da.Array):
-        if dask.is_dask_collection(a):
-            raise TypeError(
-                f"{name} must be a Dask array, DataFrame or Series, got "
-                f"{type(a).__name__}."
-            )
-        a = np.asarray(a)
-        if rows is None:
-            return da.from_array(a)
-        if a.ndim == 0 or a.shape[0] != sum(rows):
-            raise ValueError(
-                f"Found input variables with inconsistent numbers of samples: "
-                f"[{sum(rows)}, {a.shape[0] if a.ndim else 0}] (X and {name})."
-            )
-        return da.from_array(a, chunks=(rows,) + a.shape[1:])
-    if lengths and any(np.isnan(c) for c in a.chunks[0]):
-        a = a.compute_chunk_sizes()
-    if rows is not None:
-        if a.shape[0] != sum(rows):
-            raise ValueError(
-                f"Found input variables with inconsistent numbers of samples: "
-                f"[{sum(rows)}, {a.shape[0]}] (X and {name})."
-            )
-        if a.chunks[0] != rows:
-            a = a.rechunk({0: rows})
-    if a.ndim == 2 and a.numblocks[1] > 1:
-        a = a.rechunk({1: -1})
-    return a
-
-
-def _float_dtype(dtype):
-    dtype = np.dtype(dtype)
-    return dtype if dtype in (np.float32, np.float64) else np.dtype(np.float64)
-
-
-def _check_X(est, X, reset, lengths=True):
-    """``X`` as a 2-D floating Dask array, with feature names and count checked."""
-    # A Dask DataFrame's _meta is an empty pandas DataFrame with its columns.
-    _check_feature_names(est, getattr(X, "_meta", X), reset=reset)
-    X = _as_dask_array(X, "X", lengths=lengths)
-    if X.ndim != 2:
-        raise ValueError(
-            f"Expected a 2-dimensional Dask array for X, got {X.ndim} dimension(s)."
-        )
-    if X.shape[1] < 1:
-        raise ValueError("X has 0 features; at least 1 is required.")
-    if X.dtype.kind == "c":
-        raise ValueError(
-            "Complex data not supported: X is complex; the network needs real inputs."
-        )
-    _check_n_features(est, X, reset=reset)
-    if 0 in X.chunks[0] and X.shape[0] > 0:
-        # Empty blocks carry nothing, and some of Dask's reductions fail on them.
-        X = X.rechunk({0: tuple(c for c in X.chunks[0] if c)})
-    dtype = _float_dtype(X.dtype)
-    return X.astype(dtype) if X.dtype != dtype else X
-
-
-def _column_or_1d(y):
-    """A column vector as 1-D, with scikit-learn's warning (lazily)."""
-    if y.ndim == 2 and y.shape[1] == 1:
-        column_or_1d(np.empty((0, 1)), warn=True)
-        return y[:, 0]
-    return y
 
 
 def _unsupported(est, n_samples):
@@ -156,13 +82,15 @@ def _classifier_summary(est, y, incremental):
     :func:`~skbackprop._training.objective.weight_scale`): only the unique
     labels and their counts travel to the client.
     """
-    dask, da = _require_dask()
+    dask, da = require_dask()
     if y.ndim == 1:
         classes, counts = dask.compute(*da.unique(y, return_counts=True))
+        assert_all_finite(classes, input_name="y")  # "Input y contains NaN."
         target_type = type_of_target(classes, input_name="y")
         labels = classes
     elif y.ndim == 2:
         values = da.unique(y).compute()
+        assert_all_finite(values, input_name="y")
         is_indicator = y.shape[1] > 1 and set(values.tolist()) <= {0, 1}
         target_type = "multilabel-indicator" if is_indicator else "unknown"
         classes, counts = np.arange(y.shape[1]), None
@@ -198,33 +126,26 @@ def _classifier_summary(est, y, incremental):
 
 def _regressor_summary(est, y, incremental):
     """Check the targets with the estimator's hook from their extremes."""
-    dask, da = _require_dask()
+    dask, da = require_dask()
     if y.dtype.kind not in "fiub":
         y = y.astype(np.float64)
-    finite, low, high = dask.compute(da.isfinite(y).all(), y.min(), y.max())
-    if not finite:
-        raise ValueError("Input y contains NaN or infinity.")
+    check_finite(y, "y")
+    low, high = dask.compute(y.min(), y.max())
     est._fit_targets(np.array([low, high]), "continuous", incremental)
     return y, None, 1.0
 
 
-def _check_sample_weight(sample_weight, rows, dtype):
+def _fit_weights(sample_weight, rows, dtype):
     """Weights as a 1-D Dask array, checked finite and non-negative remotely.
 
     Returns the weights in ``dtype`` divided by a power of two near the
     largest, and that power of two (as the in-memory backend does).
     """
-    dask, da = _require_dask()
-    sw = _as_dask_array(sample_weight, "sample_weight", rows=rows)
-    if sw.ndim != 1:
-        raise ValueError(f"sample_weight must be 1-D, got {sw.ndim} dimensions.")
-    if sw.dtype.kind == "c":
-        raise ValueError("Complex data not supported: sample_weight is complex.")
+    dask, da = require_dask()
     # Checked and scaled in float64, as in memory: 1e308 is a valid weight.
-    sw = sw.astype(np.float64)
-    finite, minimum, maximum = dask.compute(da.isfinite(sw).all(), sw.min(), sw.max())
-    if not finite:
-        raise ValueError("Input sample_weight contains NaN or infinity.")
+    sw = sample_weight_array(sample_weight, rows)
+    check_finite(sw, "sample_weight")
+    minimum, maximum = dask.compute(sw.min(), sw.max())
     if minimum < 0:
         raise ValueError("Negative values in data passed to `sample_weight`.")
     scale = weight_scale(np.array([maximum]))
@@ -238,7 +159,7 @@ def _target_scale(Y):
     """The targets' robust scale (see :func:`~skbackprop._engine.losses.target_scale`)
     from Dask's approximate percentiles: 1.4826 times the median absolute
     deviation of each output, averaged; the sample weights are not used."""
-    dask, da = _require_dask()
+    dask, da = require_dask()
     scales = []
     for k in range(Y.shape[1]):
         y = Y[:, k].astype(np.float64)
@@ -266,8 +187,9 @@ class Dask:
         Validation runs as reductions on the cluster; only their results
         (and the unique labels of a classifier) reach the client.
         """
-        dask, da = _require_dask()
-        X = _check_X(est, X, reset=first_pass)
+        dask, da = require_dask()
+        start = time.perf_counter()
+        X = check_X(est, X, reset=first_pass)
         if X.shape[0] < 1:
             raise ValueError(
                 f"Found array with 0 sample(s) (shape={X.shape}) while a minimum "
@@ -275,17 +197,24 @@ class Dask:
             )
         _unsupported(est, X.shape[0])
         rows = X.chunks[0]
+        if est.verbose:
+            # The waits before the first iteration's line can be long.
+            print(
+                f"Dask input: {X.shape[0]} rows in {len(rows)} blocks; validating "
+                "and persisting them on the workers...",
+                flush=True,
+            )
         dtype = X.dtype
-        y = _as_dask_array(y, "y", rows=rows)
+        y = as_dask_array(y, "y", rows=rows)
+        check_target_shape(est, y)
         if y.dtype.kind == "c":
             raise ValueError("Complex data not supported: y is complex.")
         if sample_weight is not None:
-            sample_weight = _as_dask_array(sample_weight, "sample_weight", rows=rows)
+            sample_weight = sample_weight_array(sample_weight, rows)
         # Persist the raw data once; every check below reads the workers' copy.
         X, y, sample_weight = dask.persist(X, y, sample_weight)
-        if not da.isfinite(X).all().compute():
-            raise ValueError("Input X contains NaN or infinity.")
-        y = _column_or_1d(y)
+        check_finite(X, "X", est)
+        y = column_as_1d(y)
         summarize = _classifier_summary if is_classifier(est) else _regressor_summary
         y, row_weights, scale = summarize(est, y, incremental)
         encode, args = est._target_encoding()
@@ -301,7 +230,7 @@ class Dask:
             meta=like,
         )
         if sample_weight is not None:
-            sample_weight, c = _check_sample_weight(sample_weight, rows, dtype)
+            sample_weight, c = _fit_weights(sample_weight, rows, dtype)
             scale *= c
         if row_weights is not None:
             row_weights = row_weights.astype(dtype)
@@ -326,6 +255,13 @@ class Dask:
         )
         alpha = scaled_alpha(est.alpha, scale)
         objective = DaskObjective(net, X, Y, sample_weight, weight_sum, alpha)
+        if est.verbose:
+            print(
+                f"Data ready on the workers after {time.perf_counter() - start:.1f} "
+                "s; first evaluation of the cost on the cluster (it sends the "
+                "network to the workers)...",
+                flush=True,
+            )
         return objective, None
 
     def predictor(self, est, X):
@@ -336,12 +272,68 @@ class Dask:
         return None
 
 
-def _forward_block(X, net, params, like, transform, args):
+def _forward_block(X, net, params, like, transform, args, name):
     if X.shape[0] == 0:
         return like[:0]
-    if not np.isfinite(X).all():
-        raise ValueError("Input X contains NaN or infinity.")
+    assert_all_finite(X, input_name="X", estimator_name=name)
     return transform(net.forward(params, X), *args)
+
+
+def _accuracy_block(y, y_pred, w):
+    """``(right, weight, nonzero)`` of one block: its weighted count of right
+    predictions, its weights' sum and number of nonzero weights, the block
+    checked as :func:`~sklearn.metrics.accuracy_score` checks its input."""
+    if y_pred.shape[0] == 0:
+        return 0.0, 0.0, 0
+    y_type, _, y, y_pred, _ = _check_targets(y, y_pred)
+    w = _block_weights(w, y)
+    if y_type.startswith("multilabel"):  # subset accuracy
+        right = np.asarray((y != y_pred).sum(axis=1)).ravel() == 0
+    else:
+        right = y == y_pred
+    return float(w @ right), float(w.sum()), int(np.count_nonzero(w))
+
+
+def _r2_block(y, y_pred, w):
+    """One block's sums for R^2, checked as :func:`~sklearn.metrics.r2_score`
+    checks its input: the weights' sum ``W``, the weighted sums ``S`` and
+    ``Q`` of ``y - c`` and its square about the block's mean ``c``, the
+    weighted squared error, the number of nonzero weights."""
+    if y_pred.shape[0] == 0:
+        return None
+    xp, _ = get_namespace(y, y_pred)
+    _, y, y_pred, _, _ = _check_reg_targets_with_floating_dtype(
+        y, y_pred, None, "uniform_average", xp=xp
+    )
+    w = _block_weights(w, y)
+    c = y.mean(axis=0)
+    r = y - c
+    return w.sum(), w @ r, w @ r**2, c, w @ (y - y_pred) ** 2, np.count_nonzero(w)
+
+
+def _block_weights(w, y):
+    if w is None:
+        return np.ones(y.shape[0])
+    # The total may be positive though this block's weights are all zero.
+    return _check_sample_weight(w, y, allow_all_zero_weights=True)
+
+
+def _r2(parts):
+    """R^2 from the blocks' sums (:func:`_r2_block`), about the total mean:
+    ``sum w (y - m)^2 = sum_b Q_b - 2 d_b S_b + W_b d_b^2``, ``d_b = m - c_b``."""
+    W = sum(p[0] for p in parts)
+    mean = sum(p[0] * p[3] + p[1] for p in parts) / W
+    d = [mean - p[3] for p in parts]
+    den = sum(
+        p[2] - 2 * d_b * p[1] + p[0] * d_b**2 for p, d_b in zip(parts, d, strict=True)
+    )
+    num = sum(p[4] for p in parts)
+    # r2_score's uniform average, with its force_finite conventions.
+    scores = np.ones(num.shape[0])
+    valid = (den != 0) & (num != 0)
+    scores[valid] = 1 - num[valid] / den[valid]
+    scores[(num != 0) & (den == 0)] = 0.0
+    return float(scores.mean())
 
 
 class _DaskPredictor:
@@ -349,11 +341,11 @@ class _DaskPredictor:
 
     def __init__(self, est, X):
         self.est = est
-        self.X = _check_X(est, X, reset=False, lengths=False)
+        self.X = check_X(est, X, reset=False, lengths=False)
 
     def apply(self, transform, args=()):
         """A lazy Dask array of ``transform(A(L), *args)``, block by block."""
-        dask, _ = _require_dask()
+        dask, _ = require_dask()
         est, X = self.est, self.X
         dtype = np.result_type(X.dtype, est.coefs_[0].dtype)
         net = est._prediction_network(dtype)
@@ -369,6 +361,7 @@ class _DaskPredictor:
             like,
             transform,
             args,
+            type(est).__name__,
             dtype=like.dtype,
             chunks=(X.chunks[0],) + tuple((n,) for n in like.shape[1:]),
             drop_axis=None if like.ndim == 2 else 1,
@@ -385,42 +378,49 @@ class _DaskPredictor:
         """Accuracy or R^2 computed on the cluster, returned as a float.
 
         As dask-ml's scorers do: the predictions stay on the workers and only
-        a few sums reach the client.
+        a few sums per block reach the client.  Each block of ``y`` and the
+        weights is checked as scikit-learn's metric checks them in memory,
+        with the same messages; the checks of the whole (shapes, weights
+        not all zero) run on the client.
         """
-        dask, da = _require_dask()
+        dask, _ = require_dask()
         est = self.est
-        transform, args = est._output_transform("predict")
         if any(np.isnan(c) for c in self.X.chunks[0]):
             self.X = self.X.compute_chunk_sizes()
-        y_pred = self.apply(transform, args)
+        if self.X.shape[0] < 1:
+            raise ValueError(
+                f"Found array with 0 sample(s) (shape={self.X.shape}) while a "
+                f"minimum of 1 is required by {type(est).__name__}."
+            )
+        y_pred = self.apply(*est._output_transform("predict"))
         rows = y_pred.chunks[0]
-        y = _as_dask_array(y, "y", rows=rows)
-        if y.ndim == 2 and y_pred.ndim == 1 and y.shape[1] == 1:
-            y = y[:, 0]
-        w = (
-            da.ones(y.shape[0], chunks=(rows,))
-            if sample_weight is None
-            else _as_dask_array(sample_weight, "sample_weight", rows=rows)
-        )
-        if is_classifier(est):
-            correct = y_pred == y
-            if correct.ndim == 2:  # multilabel: subset accuracy
-                correct = correct.all(axis=1)
-            num, den = dask.compute((w * correct).sum(), w.sum())
-            return float(num / den)
-        y2 = y.astype(np.float64).reshape(y.shape[0], -1)
-        p2 = y_pred.astype(np.float64).reshape(y.shape[0], -1)
-        w2 = w.astype(np.float64)[:, None]
-        mean = (w2 * y2).sum(axis=0) / w2.sum()
-        num, den = dask.compute(
-            (w2 * (y2 - p2) ** 2).sum(axis=0), (w2 * (y2 - mean) ** 2).sum(axis=0)
-        )
-        # r2_score's uniform average, with its force_finite conventions.
-        scores = np.ones(num.shape[0])
-        valid = (den != 0) & (num != 0)
-        scores[valid] = 1 - num[valid] / den[valid]
-        scores[(num != 0) & (den == 0)] = 0.0
-        return float(scores.mean())
+        y = as_dask_array(y, "y", rows=rows)
+        if isinstance(sample_weight, Number):
+            # As in memory, where scikit-learn's metrics refuse a number.
+            est._score_predictions(np.zeros(2), np.zeros(2), sample_weight)
+        classifier = is_classifier(est)
+        if not classifier:
+            check_target_shape(est, y, by=False)
+        w = None if sample_weight is None else sample_weight_array(sample_weight, rows)
+        blocks = [a.to_delayed().ravel() for a in (y, y_pred)]
+        blocks.append([None] * len(rows) if w is None else w.to_delayed().ravel())
+        block = dask.delayed(_accuracy_block if classifier else _r2_block)
+        parts = dask.compute(*(block(*b) for b in zip(*blocks, strict=True)))
+        parts = [p for p in parts if p is not None]
+        if not sum(p[-1] for p in parts):
+            raise ValueError(
+                "Sample weights must contain at least one non-zero number."
+            )
+        if classifier:
+            return float(sum(p[0] for p in parts) / sum(p[1] for p in parts))
+        if len(y) < 2:
+            warnings.warn(
+                "R^2 score is not well-defined with less than two samples.",
+                UndefinedMetricWarning,
+                stacklevel=3,
+            )
+            return float("nan")
+        return _r2(parts)
 
 
 DASK = Dask()

@@ -485,13 +485,16 @@ _FIT = """Fit the network to data.
 CLASSIFIER_FIT = _FIT.format(
     name="BackpropClassifier",
     columns="n_labels",
-    y="Class labels, or a label-indicator matrix for multilabel.",
+    y="Class labels, or a label-indicator matrix for multilabel (dense, or "
+    "sparse as for :class:`~sklearn.neural_network.MLPClassifier`: ``predict`` "
+    "then returns a sparse matrix too).",
     class_weights=", multiplied by the class weights",
 )
 
 REGRESSOR_FIT = _FIT.format(
     name="BackpropRegressor",
     columns="n_outputs",
-    y='Targets (non-negative for ``loss="poisson"``).',
+    y='Targets (non-negative for ``loss="poisson"``); dense, as '
+    "scikit-learn's regression metrics take them.",
     class_weights="",
 )

@@ -23,6 +23,14 @@ def monotonic_bounds(est, net, solver):
     """
     if est.monotonic_cst is None:
         return None
+    if isinstance(est.monotonic_cst, dict) and not hasattr(est, "feature_names_in_"):
+        raise ValueError(
+            f"monotonic_cst is a dict of feature names, but {type(est).__name__} "
+            "was fitted on data without feature names. Fit it on a pandas "
+            "DataFrame; in a Pipeline, make the steps before it output one "
+            '(pipeline.set_output(transform="pandas")). Or pass monotonic_cst as '
+            "an array of -1, 0 and 1, one per feature."
+        )
     cst = _check_monotonic_cst(est, est.monotonic_cst)
     if not cst.any():
         return None

@@ -216,7 +216,7 @@ def _convert_classifier(scope, operator, container):
         classes = _class_labels(scope, est)
         g.op("Gather", g.const(classes, classes.dtype), index, output=label, axis=0)
 
-    # Probabilities, as _classes._probabilities: logistic outputs kept inside
+    # Probabilities, as _targets.probabilities: logistic outputs kept inside
     # the open interval (0, 1); [1 - p, p] for binary targets.
     P = A
     if est.out_activation_ == "logistic":

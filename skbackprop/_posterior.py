@@ -29,8 +29,9 @@ from sklearn.utils.validation import check_is_fitted
 
 from skbackprop._engine import laplace
 from skbackprop._engine.params import pack_params
-from skbackprop._state import fitted_loss
+from skbackprop._state import check_fitted_state, fitted_loss
 from skbackprop._training.evidence import at_alpha
+from skbackprop._transaction import snapshot
 
 PREDICT_DOC = """Predict targets, and with ``return_std`` their standard deviations.
 
@@ -113,7 +114,9 @@ def fit_posterior(est, objective, result, rows):
 
 def predict_with_std(est, X):
     """``(y_mean, y_std)`` of the Laplace approximation (see the module)."""
+    est = snapshot(est)  # one fitted state throughout, whatever fits meanwhile
     check_is_fitted(est)
+    check_fitted_state(est, posterior=True)  # attributes edited since fit
     posterior = getattr(est, "_laplace", None)
     if posterior is None:
         if fitted_loss(est).likelihood != "gaussian":
@@ -136,9 +139,11 @@ def predict_with_std(est, X):
         [c.astype(dtype, copy=False) for c in est.coefs_],
         [b.astype(dtype, copy=False) for b in est.intercepts_],
     )
+    # sqrt(noise (1 + g' M^-1 g)) as sqrt(noise) hypot(1, ||L^-1 g||): no
+    # square overflows where the standard deviation itself is finite.
     if posterior["kind"] == "full":
-        q = laplace.full_variances(net, theta, X, posterior["factor"])
+        r = laplace.full_variances(net, theta, X, posterior["factor"], root=True)
     else:
-        q = laplace.last_layer_variances(net, theta, X, posterior["factor"])
-    y_std = transform(np.sqrt(est.noise_variance_ * (1.0 + q)), *args)
+        r = laplace.last_layer_variances(net, theta, X, posterior["factor"], root=True)
+    y_std = transform(np.sqrt(est.noise_variance_) * np.hypot(1.0, r), *args)
     return predictor.apply(transform, args), y_std

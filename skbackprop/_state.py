@@ -13,13 +13,16 @@ NumPy.  :func:`check_fitted_state` names the first field that is wrong.
   a continued fit (``warm_start``, ``partial_fit``) for its starting state.
 * Loading (pickle, joblib, skops) runs them all: the parameters' types and
   ranges, finite weights, the gradient-descent state that ``partial_fit``
-  continues from.
+  continues from, and the posterior's attributes (``alpha_``, the evidence's
+  record, ``noise_variance_`` and the Laplace factor of the error bars).
+* ``predict(X, return_std=True)`` checks the shapes of the error bars'
+  state first.
 """
 
 from numbers import Integral, Real
 
 import numpy as np
-from sklearn.base import ClassifierMixin
+from sklearn.base import ClassifierMixin, is_regressor
 from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils._param_validation import validate_parameter_constraints
 
@@ -47,14 +50,15 @@ def check_prediction_params(est):
     )
 
 
-def check_fitted_state(est, full=False):
+def check_fitted_state(est, full=False, posterior=False):
     """Raise :class:`InconsistentStateError` naming the first wrong field.
 
     The structural checks (shapes, dtypes, output activation, classes) are
-    cheap and run before every prediction.  ``full=True`` (loading) also
-    checks that the weights are finite, every parameter against its
-    constraint, the recorded training history's types and the
-    gradient-descent state.
+    cheap and run before every prediction; ``posterior=True`` adds the
+    shapes of the error bars' state (``return_std``).  ``full=True``
+    (loading) also checks that the weights are finite, every parameter
+    against its constraint, the recorded training history's types, the
+    gradient-descent state and the posterior's attributes and values.
     """
     name = type(est).__name__
 
@@ -107,6 +111,9 @@ def check_fitted_state(est, full=False):
         not isinstance(loss, Loss) or loss.out_activation != activation
     ):
         fail("loss_function_", f"is {loss!r}, not a loss with output {activation!r}")
+    n_params = sum(a.size for a in coefs + intercepts)
+    if posterior or full:
+        _check_error_bars(est, n_params, coefs[-1].shape[0] + 1, full, fail)
     if not full:
         return
     # Every parameter against its constraint, as fit does; one that a file
@@ -121,9 +128,9 @@ def check_fitted_state(est, full=False):
             if not np.isfinite(a).all():
                 fail(f"{field}[{l}]", "holds non-finite values")
     _check_history(est, fail)
+    _check_evidence(est, n_params, fail)
     optimizer = getattr(est, "_optimizer", None)
     if optimizer is not None:
-        n_params = sum(a.size for a in coefs + intercepts)
         _check_optimizer(optimizer, n_params, dtype, fail)
 
 
@@ -232,3 +239,78 @@ def fitted_loss(est):
     losses were recorded, the loss matched with its output activation)."""
     loss = getattr(est, "loss_function_", None)
     return BY_OUTPUT[est.out_activation_]() if loss is None else loss
+
+
+def _check_evidence(est, n_params, fail):
+    """``alpha_`` and the evidence's record (those present: a file from an
+    older version may lack them)."""
+    if hasattr(est, "alpha_"):
+        alpha = est.alpha_
+        n_groups = est.n_features_in_ + est.n_layers_ - 2
+        if isinstance(alpha, np.ndarray):
+            ok = (
+                alpha.shape == (n_groups,)
+                and alpha.dtype.kind == "f"
+                and bool(np.isfinite(alpha).all() and (alpha >= 0).all())
+            )
+        else:
+            ok = _is_real(alpha) and 0 <= alpha < np.inf
+        if not ok:
+            fail(
+                "alpha_",
+                "must be a finite non-negative number, or for alpha='ard' an "
+                f"array of {n_groups} of them (n_features_in_ + n_layers_ - 2), "
+                f"got {alpha!r}",
+            )
+    gamma = getattr(est, "n_effective_params_", None)
+    if gamma is not None and not (_is_real(gamma) and 0 <= gamma <= n_params):
+        fail(
+            "n_effective_params_",
+            f"must be None or a number in [0, {n_params}], got {gamma!r}",
+        )
+    curve = getattr(est, "evidence_curve_", None)
+    if curve is not None and not (
+        isinstance(curve, list) and all(_is_real(v) for v in curve)
+    ):
+        fail("evidence_curve_", "must be None or a list of numbers")
+
+
+def _check_error_bars(est, n_params, n_last, full, fail):
+    """``noise_variance_`` and the Laplace factor ``_laplace`` of a
+    regressor's error bars: shapes always, values with ``full``."""
+    if not is_regressor(est):
+        return
+    noise = getattr(est, "noise_variance_", None)
+    if noise is not None and not (_is_real(noise) and 0 <= noise < np.inf):
+        fail(
+            "noise_variance_",
+            f"must be None or a finite non-negative number, got {noise!r}",
+        )
+    laplace = getattr(est, "_laplace", None)
+    if laplace is None:
+        return
+    if (
+        not isinstance(laplace, dict)
+        or set(laplace) != {"kind", "factor"}
+        or laplace["kind"] not in ("full", "last-layer")
+    ):
+        fail(
+            "_laplace",
+            "must be None or a dict {'kind': 'full' or 'last-layer', 'factor': array}",
+        )
+    n = n_params if laplace["kind"] == "full" else n_last
+    L = laplace["factor"]
+    if not isinstance(L, np.ndarray) or L.dtype != np.float64 or L.shape != (n, n):
+        fail(
+            "_laplace['factor']",
+            f"must be a float64 array of shape ({n}, {n}) for kind "
+            f"{laplace['kind']!r}, got {getattr(L, 'dtype', type(L).__name__)} "
+            f"of shape {np.shape(L)}",
+        )
+    if noise is None:
+        fail("noise_variance_", "is None, but the error bars (_laplace) need one")
+    if full and not (np.isfinite(L).all() and (np.diag(L) > 0).all()):
+        fail(
+            "_laplace['factor']",
+            "must be a Cholesky factor: finite, with a positive diagonal",
+        )

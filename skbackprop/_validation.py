@@ -54,16 +54,19 @@ def validation_set(est, net, y, X_val, y_val, sample_weight_val, check_weights):
     ``classes_``) and ``sw_val`` the sample weights times the class weights,
     as ``check_weights(est, sample_weight, X, y)`` gives them for training.
     """
-    X_val, y_val = validate_data(
-        est,
-        X_val,
-        y_val,
-        reset=False,
-        accept_sparse=["csr", "csc"],
-        multi_output=True,
-        y_numeric=not is_classifier(est),
-        dtype=(np.float64, np.float32),
-    )
+    try:
+        X_val, y_val = validate_data(
+            est,
+            X_val,
+            y_val,
+            reset=False,
+            accept_sparse=["csr", "csc"],
+            multi_output=True,
+            y_numeric=not is_classifier(est),
+            dtype=(np.float64, np.float32),
+        )
+    except ValueError as exc:
+        raise ValueError(_naming_validation_set(str(exc))) from exc
     X_val = X_val.tocsr() if sp.issparse(X_val) else X_val
     X_val = X_val.astype(net.dtype, copy=False)
     if y_val.ndim == 2 and y_val.shape[1] == 1:
@@ -92,6 +95,21 @@ def validation_set(est, net, y, X_val, y_val, sample_weight_val, check_weights):
     except ValueError as exc:
         raise ValueError(f"sample_weight_val: {exc}") from exc
     return X_val, Y_val, y_val, sw_val
+
+
+def _naming_validation_set(message):
+    """scikit-learn's message about ``X`` or ``y``, naming ``X_val`` or
+    ``y_val``: the training data were fine, these are not."""
+    for old, new in (
+        ("X has ", "X_val has "),
+        ("Input X ", "Input X_val "),
+        ("Input y ", "Input y_val "),
+        ("The feature names should match", "X_val's feature names should match"),
+    ):
+        message = message.replace(old, new)
+    if "X_val" in message or "y_val" in message:
+        return message
+    return f"X_val, y_val: {message}"
 
 
 def score_function(est, net, X_val, Y_val, y_val, sw_val):

@@ -299,7 +299,9 @@ def test_bad_arguments_raise(make_problem, make_theta):
     with pytest.raises(ValueError, match="empty batch"):
         gauss_newton_matrix(theta, X[:0], Y[:0], sizes)
     with pytest.raises(ValueError, match="positive sum"):
-        gauss_newton_matrix(theta, X, Y, sizes, sample_weight=np.zeros(6))
+        gauss_newton_matrix(
+            theta, X, Y, sizes, loss="squared_error", sample_weight=np.zeros(6)
+        )
     with pytest.raises(ValueError, match="theta must be"):
         output_jacobian(theta[:-1], X, sizes)
 

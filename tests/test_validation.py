@@ -254,13 +254,13 @@ BAD = [
         "features",
         {},
         {"X_val": X_ALL[VAL, :3], "y_val": y_MC[VAL]},
-        "X has 3 features, but BackpropClassifier is expecting 4",
+        "X_val has 3 features, but BackpropClassifier is expecting 4",
     ),
     (
         "nan",
         {},
         {"X_val": np.full((50, 4), np.nan), "y_val": y_MC[VAL]},
-        "Input X contains NaN",
+        "Input X_val contains NaN",
     ),
     (
         "unknown-class",

@@ -17,7 +17,7 @@
 * :mod:`~skbackprop._engine.gradcheck`: central finite differences.
 * :mod:`~skbackprop._engine.functional`,
   :mod:`~skbackprop._engine.functional_jacobian`: the public functions over
-  them.
+  them, whose arguments :mod:`~skbackprop._engine.arguments` checks.
 
 Nothing here imports from the training layer or the estimators.
 """

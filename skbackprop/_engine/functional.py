@@ -7,10 +7,17 @@ and evaluates it; the estimators build one network per fit instead.
 from collections.abc import Sequence
 
 import numpy as np
-import scipy.sparse as sp
 from numpy.typing import ArrayLike, NDArray
 
 from skbackprop._engine import threads
+from skbackprop._engine.arguments import (
+    check_targets,
+    check_vector,
+    network_for,
+    penalty,
+    prepare,
+    real,
+)
 from skbackprop._engine.network import Network
 from skbackprop._engine.r_operator import network_hessp
 
@@ -38,73 +45,6 @@ def shared_parameters(func):
         for placeholder, text in PARAMETERS.items():
             func.__doc__ = func.__doc__.replace(placeholder, text)
     return func
-
-
-def _penalty(alpha, net):
-    """``alpha`` as given when a number; else checked as one finite,
-    non-negative penalty per weight of ``net``, in float64."""
-    if np.ndim(alpha) == 0:
-        return alpha
-    _real(alpha=alpha)
-    a = np.asarray(alpha, dtype=np.float64)
-    if a.shape != (net.n_coefs,):
-        raise ValueError(
-            f"alpha must be a number or hold one penalty per weight, shape "
-            f"({net.n_coefs},); got shape {a.shape}."
-        )
-    if not (np.isfinite(a).all() and (a >= 0).all()):
-        raise ValueError("alpha's entries must be finite and non-negative.")
-    return a
-
-
-def _real(**arrays):
-    """Refuse complex arrays: casting them to float would drop the imaginary
-    part with only NumPy's ComplexWarning."""
-    for name, a in arrays.items():
-        if a is not None and np.iscomplexobj(a):
-            raise ValueError(f"Complex data not supported: {name} is complex.")
-
-
-def _prepare(X, Y, sample_weight, dtype=None):
-    """Dense/CSR ``X``, 2-D ``Y`` and 1-D weights in one floating dtype."""
-    _real(X=X.data if sp.issparse(X) else X, Y=Y, sample_weight=sample_weight)
-    if sp.issparse(X):
-        X = X.tocsr()
-        if dtype is None:
-            dtype = X.dtype if X.dtype in (np.float32, np.float64) else np.float64
-        X = X.astype(dtype, copy=False)
-    else:
-        X = np.asarray(X)
-        if dtype is None:
-            dtype = X.dtype if X.dtype in (np.float32, np.float64) else np.float64
-        X = np.asarray(X, dtype=dtype)
-    if X.ndim != 2:
-        raise ValueError(f"X must be 2-D, got {X.ndim} dimension(s).")
-    Y = np.asarray(Y, dtype=dtype)
-    if Y.ndim == 1:
-        Y = Y.reshape(-1, 1)
-    if Y.shape[0] != X.shape[0]:
-        raise ValueError(
-            f"X and Y have different numbers of rows: {X.shape[0]} and {Y.shape[0]}."
-        )
-    if sample_weight is not None:
-        sample_weight = np.asarray(sample_weight, dtype=dtype)
-        if sample_weight.shape != (X.shape[0],):
-            raise ValueError(
-                f"sample_weight must have shape ({X.shape[0]},), "
-                f"got {sample_weight.shape}."
-            )
-    return X, Y, sample_weight, dtype
-
-
-def _network_for(X, Y, layer_sizes, activation, loss, dtype, chunk_size):
-    net = Network(layer_sizes, activation, loss, dtype=dtype, chunk_size=chunk_size)
-    if net.layer_sizes[0] != X.shape[1] or net.layer_sizes[-1] != Y.shape[1]:
-        raise ValueError(
-            f"layer_sizes {net.layer_sizes} do not match X with {X.shape[1]} "
-            f"features and Y with {Y.shape[1]} outputs."
-        )
-    return net
 
 
 @shared_parameters
@@ -185,11 +125,13 @@ def cost_grad(
     >>> bool(res.fun < cost_grad(theta0, X, Y, sizes, "tanh", "log_loss", 1e-3)[0])
     True
     """
-    _real(theta=theta)
-    X, Y, sample_weight, dtype = _prepare(X, Y, sample_weight)
-    net = _network_for(X, Y, layer_sizes, activation, loss, dtype, chunk_size)
+    real(theta=theta)
+    X, Y, sample_weight, dtype = prepare(X, Y, sample_weight)
+    net = network_for(X, Y, layer_sizes, activation, loss, dtype, chunk_size)
+    check_targets(Y, net.loss)
+    theta, alpha = check_vector(theta, net), penalty(alpha, net)
     with threads.hold(np.shape(X)[0], net.gradient_work):
-        return net.cost_grad(theta, X, Y, sample_weight, _penalty(alpha, net))
+        return net.cost_grad(theta, X, Y, sample_weight, alpha)
 
 
 @shared_parameters
@@ -229,15 +171,15 @@ def predict_network(
     >>> np.allclose(P.sum(axis=1), 1.0)
     True
     """
-    _real(theta=theta)
-    rows, _, _, dtype = _prepare(X, np.zeros((np.shape(X)[0], 1)), None)
+    real(theta=theta)
+    rows, _, _, dtype = prepare(X, np.zeros((np.shape(X)[0], 1)), None)
     net = Network(layer_sizes, activation, loss, dtype=dtype)
     if net.layer_sizes[0] != rows.shape[1]:
         raise ValueError(
             f"X has {rows.shape[1]} features, but layer_sizes expects "
             f"{net.layer_sizes[0]}."
         )
-    return net.forward(theta, rows)
+    return net.forward(check_vector(theta, net), rows)
 
 
 def _hessp(
@@ -253,11 +195,13 @@ def _hessp(
     sample_weight,
     chunk_size,
 ):
-    _real(theta=theta, v=v)
-    X, Y, sample_weight, dtype = _prepare(X, Y, sample_weight)
-    net = _network_for(X, Y, layer_sizes, activation, loss, dtype, chunk_size)
+    real(theta=theta, v=v)
+    X, Y, sample_weight, dtype = prepare(X, Y, sample_weight)
+    net = network_for(X, Y, layer_sizes, activation, loss, dtype, chunk_size)
+    check_targets(Y, net.loss)
+    theta, v = check_vector(theta, net), check_vector(v, net, "v")
+    alpha = penalty(alpha, net)
     with threads.hold(np.shape(X)[0], net.gradient_work):
-        alpha = _penalty(alpha, net)
         return network_hessp(net, theta, v, X, Y, sample_weight, alpha, curvature)
 
 

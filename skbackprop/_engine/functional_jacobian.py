@@ -11,25 +11,29 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from skbackprop._engine.functional import (
-    _network_for,
-    _penalty,
-    _prepare,
-    shared_parameters,
+from skbackprop._engine.arguments import (
+    check_targets,
+    check_vector,
+    network_for,
+    penalty,
+    prepare,
+    real,
 )
+from skbackprop._engine.functional import shared_parameters
 from skbackprop._engine.gauss_newton import network_gauss_newton
 from skbackprop._engine.jacobian import network_jacobian, network_jvp, network_vjp
 
 
-def _linear_setup(X, layer_sizes, activation, chunk_size, U=None):
-    """The network, validated ``X`` and ``U``; the loss plays no part."""
+def _linear_setup(theta, X, layer_sizes, activation, chunk_size, U=None):
+    """The network, validated ``theta``, ``X`` and ``U``; the loss plays no part."""
+    real(theta=theta)
     n_out = int(layer_sizes[-1]) if len(layer_sizes) else 0
     Y = np.zeros((np.shape(X)[0], n_out)) if U is None else U
-    X, U, _, dtype = _prepare(X, Y, None)
-    net = _network_for(
-        X, U, layer_sizes, activation, "squared_error", dtype, chunk_size
+    X, U, _, dtype = prepare(X, Y, None, y_name="U")
+    net = network_for(
+        X, U, layer_sizes, activation, "squared_error", dtype, chunk_size, "U"
     )
-    return net, X, U
+    return net, check_vector(theta, net), X, U
 
 
 @shared_parameters
@@ -88,11 +92,8 @@ def jacobian_vector_product(
     >>> bool(np.allclose(Jv, fd))
     True
     """
-    net, rows, _ = _linear_setup(X, layer_sizes, activation, chunk_size)
-    th, direction = net.as_theta(theta), net.as_theta(v)
-    if direction.shape != th.shape:
-        raise ValueError(f"v must have shape {th.shape}, got {direction.shape}.")
-    return network_jvp(net, th, direction, rows)
+    net, th, rows, _ = _linear_setup(theta, X, layer_sizes, activation, chunk_size)
+    return network_jvp(net, th, check_vector(v, net, "v"), rows)
 
 
 @shared_parameters
@@ -149,11 +150,10 @@ def jacobian_transpose_vector_product(
     >>> bool(np.isclose(lhs, rhs))
     True
     """
-    signal = np.asarray(U)
-    if signal.ndim == 1:
-        signal = signal.reshape(-1, 1)
-    net, rows, signal = _linear_setup(X, layer_sizes, activation, chunk_size, signal)
-    return network_vjp(net, net.as_theta(theta), signal, rows)
+    net, th, rows, signal = _linear_setup(
+        theta, X, layer_sizes, activation, chunk_size, U
+    )
+    return network_vjp(net, th, signal, rows)
 
 
 @shared_parameters
@@ -203,8 +203,8 @@ def output_jacobian(
     >>> bool(np.allclose(Jac @ v, jacobian_vector_product(theta, v, X, sizes, "tanh")))
     True
     """
-    net, rows, _ = _linear_setup(X, layer_sizes, activation, chunk_size)
-    return network_jacobian(net, net.as_theta(theta), rows)
+    net, th, rows, _ = _linear_setup(theta, X, layer_sizes, activation, chunk_size)
+    return network_jacobian(net, th, rows)
 
 
 @shared_parameters
@@ -277,7 +277,9 @@ def gauss_newton_matrix(
     >>> bool(np.allclose(G @ v, Gv))
     True
     """
-    X, Y, sample_weight, dtype = _prepare(X, Y, sample_weight)
-    net = _network_for(X, Y, layer_sizes, activation, loss, dtype, chunk_size)
-    alpha = _penalty(alpha, net)
+    real(theta=theta)
+    X, Y, sample_weight, dtype = prepare(X, Y, sample_weight)
+    net = network_for(X, Y, layer_sizes, activation, loss, dtype, chunk_size)
+    check_targets(Y, net.loss)
+    theta, alpha = check_vector(theta, net), penalty(alpha, net)
     return network_gauss_newton(net, theta, X, Y, sample_weight, alpha)[2]

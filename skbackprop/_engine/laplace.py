@@ -183,14 +183,33 @@ def log_det(L):
     return 2.0 * float(np.sum(np.log(np.diag(L))))
 
 
+def quadratic_roots(L, G):
+    """``sqrt(g' M^-1 g) = ||L^-1 g||`` for each row ``g`` of ``G`` (shape
+    ``(k, n)``), computed as a robust norm: each ``g`` divided by its largest
+    entry before the solve and ``L^-1 g`` by its own before squaring, so no
+    square overflows where the result is finite (inputs near ``1e160``)."""
+    G = np.asarray(G, np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        s = np.max(np.abs(G), axis=1) if G.size else np.zeros(len(G))
+        scale = np.where((s > 0) & np.isfinite(s), s, 1.0)
+        Z = solve_triangular(L, (G / scale[:, None]).T, lower=True, check_finite=False)
+        t = np.max(np.abs(Z), axis=0) if Z.size else np.zeros(len(G))
+        t = np.where(t > 0, t, 1.0)
+        Z /= t
+        roots = scale * t * np.sqrt(np.einsum("ij,ij->j", Z, Z))
+    roots[~np.isfinite(s)] = np.inf  # an overflowed Jacobian row
+    return roots
+
+
 def quadratic_forms(L, G):
     """``g' M^-1 g`` for each row ``g`` of ``G`` (shape ``(k, n)``)."""
-    Z = solve_triangular(L, np.asarray(G, np.float64).T, lower=True, check_finite=False)
-    return np.einsum("ij,ij->j", Z, Z)
+    return quadratic_roots(L, G) ** 2
 
 
-def full_variances(net, theta, X, L):
-    """``g' M^-1 g`` for every row of ``X`` and output: shape ``(m, n_L)``.
+def full_variances(net, theta, X, L, root=False):
+    """``g' M^-1 g`` for every row of ``X`` and output: shape ``(m, n_L)``;
+    its square root with ``root`` (which overflows only where it is itself
+    beyond float64).
 
     ``g`` runs over the rows of the dense Jacobian ``J_i``, taken block by
     block (memory ``O(rows * n_L * n_params)`` whatever ``m``).
@@ -201,9 +220,9 @@ def full_variances(net, theta, X, L):
     for start in range(0, m, rows):
         stop = min(start + rows, m)
         Jac = network_jacobian(net, theta, X[start:stop])
-        q = quadratic_forms(L, Jac.reshape(-1, net.n_params))
-        out[start:stop] = q.reshape(stop - start, n_out)
-    return out
+        r = quadratic_roots(L, Jac.reshape(-1, net.n_params))
+        out[start:stop] = r.reshape(stop - start, n_out)
+    return out if root else out**2
 
 
 def features(net, theta, X):
@@ -244,13 +263,13 @@ def last_layer_gram(net, theta, X, sample_weight):
     return G
 
 
-def last_layer_variances(net, theta, X, L):
+def last_layer_variances(net, theta, X, L, root=False):
     """``phi' M^-1 phi`` for every row of ``X``, the same for every output:
-    shape ``(m, n_L)``."""
+    shape ``(m, n_L)``; its square root with ``root``."""
     m, n_out = X.shape[0], net.layer_sizes[-1]
     out = np.empty((m, n_out))
     for start in range(0, m, _FEATURE_ROWS):
         stop = min(start + _FEATURE_ROWS, m)
-        q = quadratic_forms(L, features(net, theta, X[start:stop]))
-        out[start:stop] = q[:, None]
-    return out
+        r = quadratic_roots(L, features(net, theta, X[start:stop]))
+        out[start:stop] = r[:, None]
+    return out if root else out**2

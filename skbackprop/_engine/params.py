@@ -70,7 +70,7 @@ class Layout:
             (offsets[L + l], offsets[L + l + 1]) for l in range(L)
         ]
 
-    def unpack(self, theta):
+    def unpack(self, theta, name="theta"):
         """Per-layer views ``(coefs, intercepts)`` of ``theta``.
 
         As :func:`unpack_params`, from the offsets computed once: it runs for
@@ -80,7 +80,7 @@ class Layout:
         theta = np.asarray(theta)
         if theta.shape != (self.n_params,):
             raise ValueError(
-                f"theta must be a 1-D array of {self.n_params} parameters for "
+                f"{name} must be a 1-D array of {self.n_params} parameters for "
                 f"layer_sizes {self.layer_sizes}, got shape {theta.shape}."
             )
         coefs = [theta[a:b].reshape(shape) for a, b, shape in self._coef_slices]
@@ -187,10 +187,13 @@ def pack_params(
         raise ValueError(
             f"coefs must be 2-D arrays, got shapes {[np.shape(c) for c in coefs]}."
         )
+    if any(np.iscomplexobj(a) for a in [*coefs, *intercepts]):
+        # Written into a real out, the imaginary parts would be dropped.
+        raise ValueError("Complex data not supported: coefs or intercepts are complex.")
     layout = Layout([np.shape(coefs[0])[0]] + [np.shape(c)[1] for c in coefs])
     if out is None:
         out = np.empty(layout.n_params, dtype=np.asarray(coefs[0]).dtype)
-    out_coefs, out_intercepts = layout.unpack(out)
+    out_coefs, out_intercepts = layout.unpack(out, "out")
     for dst, src in zip(
         out_coefs + out_intercepts, list(coefs) + list(intercepts), strict=True
     ):

@@ -10,10 +10,6 @@ projects every step onto them (projected gradient descent).
 import numpy as np
 from scipy.optimize import Bounds
 
-# The solvers that keep every iterate inside bounds: gradient descent by
-# projection, and SciPy's methods that take ``bounds`` and stay feasible.
-BOUNDED_SOLVERS = ("L-BFGS-B", "TNC", "SLSQP", "trust-constr", "gd")
-
 
 def scipy_bounds(bounds):
     """``bounds`` as :class:`~scipy.optimize.Bounds`; ``keep_feasible`` makes

@@ -73,6 +73,17 @@ def _exp_jvp(A, RZ):
     return A * RZ
 
 
+def _check_probabilities(Y, name):
+    """The encoded targets of a log-loss: indicators or probabilities."""
+    Y = np.asarray(Y)
+    if Y.size and (Y.min() < 0 or Y.max() > 1):
+        raise ValueError(
+            f"Y must hold 0/1 indicators (or probabilities) for loss={name!r}, "
+            f"got values in [{Y.min():g}, {Y.max():g}]."
+        )
+    return Y
+
+
 class _Matched(Loss):
     """A loss whose output signal is ``A(L) - Y``."""
 
@@ -148,6 +159,9 @@ class HalfBinomialLoss(_Matched):
     def row_loss(self, Z, Y):
         return _binary_log_loss(Z, Y)
 
+    def check_targets(self, y):
+        _check_probabilities(y, self.name)
+
     def hessp(self, A, Y, RZ):
         return _logistic_jvp(A, RZ)
 
@@ -164,6 +178,20 @@ class HalfMultinomialLoss(_Matched):
 
     def row_loss(self, Z, Y):
         return _softmax_log_loss(Z, Y)
+
+    def check_targets(self, y):
+        Y = _check_probabilities(y, self.name)
+        if Y.size:
+            # The output signal A - Y is the gradient only for rows summing
+            # to 1.  (einsum: Y.sum(axis=1) is several times slower on few
+            # columns.)
+            sums = np.einsum("ij->i", Y)
+            worst = sums[np.argmax(np.abs(sums - 1))]
+            if abs(worst - 1) > np.sqrt(np.finfo(Y.dtype).eps):
+                raise ValueError(
+                    "Y must hold one-hot rows (or probabilities summing to 1) "
+                    f"for loss='log_loss'; a row sums to {worst:g}."
+                )
 
     def loss_signal(self, Z, Y):
         return _softmax_loss_signal(Z, Y)
