@@ -31,7 +31,7 @@ from skbackprop._engine.params import check_sizes, init_params, pack_params
 from skbackprop._engine.r_operator import CURVATURES
 from skbackprop._monotonic import monotonic_bounds
 from skbackprop._persistence import PersistenceMixin
-from skbackprop._posterior import fit_posterior
+from skbackprop._posterior import fit_posterior, from_target_units, to_target_units
 from skbackprop._state import (
     check_fitted_state,
     check_prediction_params,
@@ -84,7 +84,7 @@ class BaseBackprop(PersistenceMixin, BaseEstimator, metaclass=ABCMeta):
         "solver": [_SolverNames(_SOLVER_NAMES), callable],
         "alpha": [
             Interval(Real, 0, None, closed="left"),
-            StrOptions({"evidence", "ard"}),
+            StrOptions({"auto", "evidence", "ard"}),
         ],
         "batch_size": [None, Interval(Integral, 1, None, closed="left")],
         "learning_rate": [StrOptions({"constant", "invscaling", "adaptive"})],
@@ -210,6 +210,14 @@ class BaseBackprop(PersistenceMixin, BaseEstimator, metaclass=ABCMeta):
     def _score_predictions(self, y, y_pred, sample_weight):
         """The score of :meth:`score` and early stopping (higher is better)."""
 
+    def _penalized_loss(self):
+        """The loss, for ``alpha="auto"``'s choice before the data are seen
+        (None when it is refused: ``fit`` then says why)."""
+        try:
+            return self._loss()
+        except ValueError:
+            return None
+
     def _target_weights(self, y):
         """Per-row weights implied by the targets (class weights); None for none."""
         return None
@@ -252,7 +260,7 @@ class BaseBackprop(PersistenceMixin, BaseEstimator, metaclass=ABCMeta):
                 f"products ({', '.join(solvers.names(lambda s: s.hessp))}), got "
                 f"solver={self.solver!r}."
             )
-        evidence = isinstance(self.alpha, str)
+        evidence = isinstance(self._alpha_in_use(), str)
         if evidence and (incremental or self.early_stopping):
             raise ValueError(
                 f"alpha={self.alpha!r} re-estimates alpha from fits on the whole "
@@ -278,7 +286,7 @@ class BaseBackprop(PersistenceMixin, BaseEstimator, metaclass=ABCMeta):
             nesterovs_momentum=self.nesterovs_momentum,
             incremental=incremental,
             evidence=evidence,
-            ard=self.alpha == "ard",
+            ard=self._alpha_in_use() == "ard",
         )
 
     def _network(self, sizes, dtype, target_scale=None, keep_loss=False):
@@ -336,8 +344,41 @@ class BaseBackprop(PersistenceMixin, BaseEstimator, metaclass=ABCMeta):
             work._fit_unsafe(X, y, sample_weight, incremental, validation)
         return self
 
+    def _penalty(self, incremental, X):
+        """The ``alpha`` of this fit: ``"evidence"``, ``"ard"`` or a number.
+
+        ``alpha="auto"`` is the evidence wherever it applies: a full-batch fit
+        (no ``partial_fit``, early stopping or mini-batches) on data in memory,
+        with a solver that can run inside its loop and a loss that is a
+        negative log-likelihood with a curvature; elsewhere the estimator's
+        fixed ``_auto_alpha``.
+        """
+        if self.alpha != "auto":
+            return self.alpha
+        solver = self._solver()
+        loss = self._penalized_loss()
+        applies = (
+            not incremental
+            and not self.early_stopping
+            and solver is not None
+            and solver.evidence
+            and not (solver.mini_batch and self.batch_size is not None)
+            and not hasattr(X, "__dask_graph__")
+            and loss is not None
+            and loss.likelihood is not None
+            and loss.curvature
+        )
+        return "evidence" if applies else self._auto_alpha
+
+    def _alpha_in_use(self):
+        """The penalty of the fit under way (see :meth:`_penalty`); ``alpha``
+        outside a fit."""
+        return self.__dict__.get("_fit_penalty", self.alpha)
+
     def _fit_unsafe(self, X, y, sample_weight, incremental, validation=None):
         hidden = check_sizes(self.hidden_layer_sizes, "hidden_layer_sizes", 0)
+        # The penalty of this fit, read by the backends and the posterior.
+        self._fit_penalty = self._penalty(incremental, X)
         settings = self._settings(incremental)
         if validation is not None and not check_request(self, *validation):
             validation = None
@@ -369,6 +410,8 @@ class BaseBackprop(PersistenceMixin, BaseEstimator, metaclass=ABCMeta):
                 [c.astype(dtype, copy=False) for c in self.coefs_],
                 [b.astype(dtype, copy=False) for b in self.intercepts_],
             )
+            if objective.targets is not None:
+                theta = from_target_units(net, theta, objective.targets)
         if bounds is not None:
             settings = replace(settings, bounds=bounds)
             theta = reflect(theta, bounds)
@@ -412,6 +455,10 @@ class BaseBackprop(PersistenceMixin, BaseEstimator, metaclass=ABCMeta):
         fit_posterior(
             self, objective, result, None if incremental else data.rows(objective)
         )
+        if objective.targets is not None:
+            n_data = objective.weight_sum * net.layer_sizes[-1]
+            to_target_units(self, net, objective.targets, n_data)
+        del self._fit_penalty
         return self
 
     # -- predict -----------------------------------------------------------------

@@ -164,6 +164,12 @@ class BackpropClassifier(ClassifierMixin, BaseBackprop):
         multilabel = binarizer.y_type_.startswith("multilabel")
         return encode_labels, (binarizer.classes_, multilabel)
 
+    # alpha="auto" where the evidence does not apply.
+    _auto_alpha = 1.0
+
+    def _penalized_loss(self):
+        return get_loss("log_loss")  # or the binary one: both likelihoods
+
     def _loss(self):
         multiclass = self._label_binarizer.y_type_ == "multiclass"
         return get_loss("log_loss" if multiclass else "binary_log_loss")
@@ -400,6 +406,9 @@ class BackpropRegressor(RegressorMixin, BaseBackprop):
 
     def _target_encoding(self):
         return encode_values, ()
+
+    # alpha="auto" where the evidence does not apply.
+    _auto_alpha = 1e-4
 
     def _loss(self):
         if self.loss != "quantile":

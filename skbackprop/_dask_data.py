@@ -42,7 +42,7 @@ from skbackprop._training.objective import scaled_alpha, weight_scale
 
 def _unsupported(est, n_samples):
     """Settings that need the data on the client: refuse them clearly."""
-    if isinstance(est.alpha, str):
+    if isinstance(est._alpha_in_use(), str):
         raise ValueError(
             f"alpha={est.alpha!r} is not supported for Dask input: its posterior "
             "curvature is formed in memory. Fit on a sample in memory with "
@@ -253,7 +253,7 @@ class Dask:
             target_scale=lambda: _target_scale(Y),
             keep_loss=incremental and not first_pass,
         )
-        alpha = scaled_alpha(est.alpha, scale)
+        alpha = scaled_alpha(est._alpha_in_use(), scale)
         objective = DaskObjective(net, X, Y, sample_weight, weight_sum, alpha)
         if est.verbose:
             print(

@@ -45,13 +45,21 @@ class InMemory:
         sample_weight, alpha = _check_weights(est, sample_weight, X, y)
         encode, args = est._target_encoding()
         Y = encode(y, *args, dtype=X.dtype)
+        targets = None
+        if (
+            isinstance(est._alpha_in_use(), str)
+            and est._loss().likelihood == "gaussian"
+        ):
+            Y, targets = standardized(Y, sample_weight)
         net = est._network(
             (X.shape[1], *hidden, Y.shape[1]),
             X.dtype,
             target_scale=lambda: target_scale(Y, sample_weight),
             keep_loss=incremental and not first_pass,
         )
-        return InMemoryObjective(net, X, Y, sample_weight, alpha), y
+        objective = InMemoryObjective(net, X, Y, sample_weight, alpha)
+        objective.targets = targets
+        return objective, y
 
     def validation(self, est, objective, y, rng, chosen=None):
         """The training objective and validation score of early stopping.
@@ -142,6 +150,23 @@ class _InMemoryPredictor:
         return float(self.est._score_predictions(y, y_pred, sample_weight))
 
 
+def standardized(Y, sample_weight):
+    """``Y`` centred and scaled, and ``(mean, scale)``: the evidence's
+    Gaussian noise model then sees targets in units of their spread.
+
+    Each output is centred on its (weighted) mean; one scale, the root mean
+    of the outputs' variances, serves all of them (they share the noise
+    precision ``beta``).  Constant targets keep the scale 1.
+    """
+    Y64 = np.asarray(Y, dtype=np.float64)
+    mean = np.average(Y64, axis=0, weights=sample_weight)
+    variance = np.average((Y64 - mean) ** 2, axis=0, weights=sample_weight)
+    scale = float(np.sqrt(np.mean(variance)))
+    if not (np.isfinite(scale) and scale > 0):
+        scale = 1.0
+    return ((Y64 - mean) / scale).astype(Y.dtype), (mean, scale)
+
+
 def _check_weights(est, sample_weight, X, y):
     """Sample weights times the class weights, checked, and the penalty.
 
@@ -154,7 +179,7 @@ def _check_weights(est, sample_weight, X, y):
     scale = 1.0
     # The evidence reads the weights as frequencies (its N is their sum):
     # alpha="evidence" keeps them as given.
-    keep = isinstance(est.alpha, str)
+    keep = isinstance(est._alpha_in_use(), str)
     if sample_weight is not None:
         # Checked and scaled in float64: 1e308 is a valid weight, not an
         # overflow in float32.
@@ -178,7 +203,8 @@ def _check_weights(est, sample_weight, X, y):
             "The sample weights (times the class weights) sum to zero: "
             "at least one sample must have a positive weight."
         )
-    return sample_weight, est.alpha if keep else scaled_alpha(est.alpha, scale)
+    alpha = est._alpha_in_use()
+    return sample_weight, alpha if keep else scaled_alpha(alpha, scale)
 
 
 IN_MEMORY = InMemory()

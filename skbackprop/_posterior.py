@@ -30,7 +30,7 @@ from sklearn.utils.validation import check_is_fitted
 from skbackprop._engine import laplace
 from skbackprop._engine.params import pack_params
 from skbackprop._state import check_fitted_state, fitted_loss
-from skbackprop._training.evidence import at_alpha
+from skbackprop._training.evidence import FACTOR_LIMIT, at_alpha
 from skbackprop._transaction import snapshot
 
 PREDICT_DOC = """Predict targets, and with ``return_std`` their standard deviations.
@@ -59,7 +59,7 @@ PREDICT_DOC = """Predict targets, and with ``return_std`` their standard deviati
 
 # The whole network's factor is kept up to this many parameters (32 MB);
 # above, the last layer's.
-FULL_LIMIT = 2000
+FULL_LIMIT = FACTOR_LIMIT
 # The last layer's matrix is formed up to this many inputs (n_{L-1} + 1).
 LAST_LAYER_LIMIT = 2000
 
@@ -74,7 +74,7 @@ def fit_posterior(est, objective, result, rows):
     n_b = net.n_params - net.n_coefs
     evidence = result.evidence_curve is not None
     if not evidence:
-        alpha = est.alpha_ = float(est.alpha)
+        alpha = est.alpha_ = float(est._alpha_in_use())
     elif np.ndim(result.alpha):
         # alpha="ard": the groups' alphas; the last layer's is the last.
         est.alpha_ = np.asarray(result.alpha, np.float64)
@@ -110,6 +110,63 @@ def fit_posterior(est, objective, result, rows):
             gamma = n_out * (n + 1 - alpha * laplace.weight_trace(L, n))
             est.noise_variance_ = 2 * E_D / max(S * n_out - gamma, 1.0)
     est._laplace = {"kind": "last-layer", "factor": L}
+
+
+def _output_scale(net, scale):
+    """Per parameter: ``scale`` for the output layer's weights and biases, 1
+    for the others."""
+    t = np.ones(net.n_params)
+    coefs, intercepts = net.unpack(t)
+    coefs[-1][...] = scale
+    intercepts[-1][...] = scale
+    return t
+
+
+def from_target_units(net, theta, targets):
+    """``theta`` (in the targets' units) for standardized targets: the
+    output layer's weights divided by the scale, its biases shifted and
+    divided."""
+    mean, scale = targets
+    theta = np.array(theta, copy=True)
+    coefs, intercepts = net.unpack(theta)
+    coefs[-1] /= scale
+    intercepts[-1][...] = (intercepts[-1] - mean) / scale
+    return theta
+
+
+def to_target_units(est, net, targets, n_data):
+    """Turn a fit on standardized targets into one in the targets' units.
+
+    With ``y = mean + scale * y_std``, the output layer's weights and biases
+    are multiplied by ``scale`` (and the biases shifted by ``mean``), so the
+    network predicts in the targets' units; the cost, the loss curve and
+    the noise variance are multiplied by ``scale^2``; the Laplace factor
+    ``L`` (``M = L L'``) becomes ``scale T^-1 L``, ``T`` the scale of each
+    parameter (``scale`` on the output layer, 1 elsewhere), which leaves the
+    error bars' relative part unchanged and multiplies them by ``scale``;
+    the log evidence gains the transformation's ``-N log scale`` (``N =
+    n_data``, the weighted rows times the outputs).
+    ``alpha_`` stays the penalty of the standardized fit.
+    """
+    mean, scale = targets
+    est.coefs_[-1] *= est.coefs_[-1].dtype.type(scale)
+    est.intercepts_[-1] = (est.intercepts_[-1] * scale + mean).astype(
+        est.intercepts_[-1].dtype
+    )
+    square = scale * scale
+    est.loss_ *= square
+    est.loss_curve_ = [value * square for value in est.loss_curve_]
+    if est.best_loss_ is not None:
+        est.best_loss_ *= square
+    if getattr(est, "noise_variance_", None) is not None:
+        est.noise_variance_ *= square
+    if est.evidence_curve_ is not None:
+        N = n_data * np.log(scale)
+        est.evidence_curve_ = [value - N for value in est.evidence_curve_]
+    laplace_ = getattr(est, "_laplace", None)
+    if laplace_ is not None and laplace_["kind"] == "full":
+        t = _output_scale(net, scale)
+        laplace_["factor"] = (scale / t)[:, None] * laplace_["factor"]
 
 
 def predict_with_std(est, X):

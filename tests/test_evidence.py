@@ -11,7 +11,9 @@ from sklearn.utils._param_validation import InvalidParameterError
 import skbackprop._base as base
 import skbackprop._training.evidence as evidence
 from skbackprop import BackpropClassifier, BackpropRegressor, init_params
+from skbackprop._data import standardized
 from skbackprop._engine.network import Network
+from skbackprop._posterior import from_target_units
 from skbackprop._training.objective import InMemoryObjective
 
 
@@ -142,7 +144,8 @@ def test_wide_networks_take_the_data_space_path(monkeypatch, noisy_problem):
         evidence.DataSpace,
     )
     dual = BackpropRegressor((20,), "tanh", **kwargs).fit(X, y.ravel())
-    assert dual._laplace["kind"] == "last-layer"
+    # Its error bars from the dense factor, formed once after the loop.
+    assert dual._laplace["kind"] == "full"
     # The first re-estimate is the same to rounding; the later fits start
     # from alphas 1e-12 apart, and the non-convex fits part a little.
     assert dual.evidence_curve_[0] == pytest.approx(exact.evidence_curve_[0], rel=1e-9)
@@ -177,14 +180,18 @@ def test_the_loop_settles_at_a_fixed_point_of_the_re_estimates(noisy_problem):
     n_outer = len(reg.evidence_curve_)
     assert 2 <= n_outer < evidence.MAX_ITER
     # Refit at the fitted alpha_ and re-estimate: alpha_ comes back within
-    # the loop's tolerance.
+    # the loop's tolerance.  The loop sees the targets standardized, and
+    # alpha_ is its penalty there.
     net = Network((2, 5, 1), "tanh", "squared_error")
+    Y, targets = standardized(y, None)
     theta = np.concatenate([c.ravel() for c in reg.coefs_] + reg.intercepts_)
-    objective = InMemoryObjective(net, X, y, None, reg.alpha_)
+    theta = from_target_units(net, theta, targets)
+    objective = InMemoryObjective(net, X, Y, None, reg.alpha_)
     again = evidence.reestimate(objective, theta, evidence.Exact())
     assert abs(np.log(again.next_alpha / reg.alpha_)) <= evidence.TOL
     # (epsilon is set at the first re-estimation of the fit: a hair apart.)
-    assert reg.noise_variance_ == pytest.approx(1 / again.beta, rel=1e-3)
+    scale = targets[1]
+    assert reg.noise_variance_ == pytest.approx(scale**2 / again.beta, rel=1e-3)
     n_b = net.n_params - net.n_coefs
     assert reg.n_effective_params_ == pytest.approx(again.gamma + n_b, rel=1e-2)
     assert 0 < reg.n_effective_params_ <= net.n_params

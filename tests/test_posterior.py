@@ -10,8 +10,10 @@ from sklearn.exceptions import ConvergenceWarning
 
 import skbackprop._posterior as posterior
 from skbackprop import BackpropRegressor, trusted_types
+from skbackprop._data import standardized
 from skbackprop._engine import laplace
 from skbackprop._engine.network import Network
+from skbackprop._posterior import from_target_units
 
 
 def theta_of(est):
@@ -35,22 +37,31 @@ def test_full_posterior_equals_the_dense_textbook_computation(
     )
     assert reg._laplace["kind"] == "full"
     sizes = (2, 3, n_outputs)
-    theta = theta_of(reg)
+    # The evidence fits standardized targets: the textbook computation in
+    # their units, y = mean + scale y_std, its variances times scale^2.
+    _, (_, scale) = standardized(y.reshape(len(y), -1), None)
+    net = Network(sizes, "tanh", "squared_error")
+    theta = from_target_units(
+        net, theta_of(reg), standardized(y.reshape(len(y), -1), None)[1]
+    )
+    noise = reg.noise_variance_ / scale**2
     n_W = 2 * 3 + 3 * n_outputs
     # A = beta (sum_i J_i' J_i + alpha P + epsilon (I - P)), from Jacobians
     # written out by hand; epsilon is the biases' prior, fixed by the fit.
     Jac = tanh_jacobian(theta, X, sizes).reshape(-1, len(theta))
     G = Jac.T @ Jac
-    L = reg._laplace["factor"]
+    t = np.ones(len(theta))
+    t[2 * 3 : n_W] = t[-n_outputs:] = scale  # the output layer's scale
+    L = (t / scale)[:, None] * reg._laplace["factor"]  # the factor of M_std
     epsilon = (L @ L.T - G)[-1, -1]
     assert epsilon == pytest.approx(1e-6 * np.mean(np.diag(G)), rel=0.5)
     prior = np.where(np.arange(len(theta)) < n_W, reg.alpha_, epsilon)
-    A = (G + np.diag(prior)) / reg.noise_variance_
+    A = (G + np.diag(prior)) / noise
     A_inv = np.linalg.inv(A)
 
     X_new = np.random.RandomState(5).uniform(-1.5, 1.5, (7, 2))
     g = tanh_jacobian(theta, X_new, sizes)  # (rows, outputs, params)
-    var = reg.noise_variance_ + np.einsum("rkp,pq,rkq->rk", g, A_inv, g)
+    var = scale**2 * (noise + np.einsum("rkp,pq,rkq->rk", g, A_inv, g))
     mean, std = reg.predict(X_new, return_std=True)
     expected = np.sqrt(var).ravel() if n_outputs == 1 else np.sqrt(var)
     np.testing.assert_allclose(std, expected, rtol=1e-10)

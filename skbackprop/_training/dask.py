@@ -167,6 +167,8 @@ class DaskObjective:
         The L2 penalty.
     """
 
+    targets = None  # never standardized (see InMemoryObjective)
+
     def __init__(self, net, X, Y, sample_weight, weight_sum, alpha):
         self.net, self.X, self.Y, self.sample_weight = net, X, Y, sample_weight
         self.alpha = alpha

@@ -85,10 +85,17 @@ ARD_STEPS = 50
 # with conjugate gradients to CG_RTOL and LANCZOS_STEPS Lanczos steps.
 # Accuracy and cost of both paths: benchmarks/bench_evidence.py.
 EXACT_LIMIT = 5000
-# Above it, with at most EXACT_LIMIT data (rows x outputs), the exact
-# data-space path while its matrix B of the Gauss-Newton matrix's square
-# root takes at most this many bytes.
+# With at most EXACT_LIMIT data (rows x outputs), the exact data-space path
+# while its matrix B of the Gauss-Newton matrix's square root takes at most
+# this many bytes, and, below EXACT_LIMIT parameters, while the data are at
+# most this share of them: its r^2 n_params + r^3/3 multiply-adds against
+# 2 n_params^3 / 3 for the dense M's Cholesky factor and inverse.
 DATA_SPACE_BYTES = 2**29
+DATA_SPACE_SHARE = 0.5
+# The dense factor of M is formed after a data-space loop up to this many
+# parameters: the error bars of the whole network use it (the estimators
+# keep it up to the same size).
+FACTOR_LIMIT = 2000
 N_PROBES = 16
 CG_RTOL = 1e-4
 CG_MAXITER = 500
@@ -177,20 +184,26 @@ class Exact:
     """``diag(P M^-1)``, ``log det M`` and ``L`` from the dense ``M``.
 
     ``epsilon`` (:func:`~skbackprop._engine.laplace.free_precision`) is set
-    at the first call and kept for the fit, so that the evidence of every
-    outer iteration is that of the same prior.
+    at the first call (unless given) and kept for the fit, so that the
+    evidence of every outer iteration is that of the same prior.
     """
 
-    epsilon = None
+    def __init__(self, epsilon=None):
+        self.epsilon = epsilon
 
     def __call__(self, objective, theta):
+        L = self.factor(objective, theta)
+        n_coefs = objective.net.n_coefs
+        return laplace.weight_variances(L, n_coefs), laplace.log_det(L), L
+
+    def factor(self, objective, theta):
+        """The Cholesky factor of ``M`` at ``theta``."""
         net = objective.net
         G = at_alpha(objective, 0.0).gauss_newton(theta)[2] * objective.weight_sum
         if self.epsilon is None:
             self.epsilon = laplace.free_precision(np.diag(G))
         M = laplace.precision(G, net.n_coefs, objective.alpha, self.epsilon)
-        L = laplace.factor(M)
-        return laplace.weight_variances(L, net.n_coefs), laplace.log_det(L), L
+        return laplace.factor(M)
 
 
 class DataSpace:
@@ -213,14 +226,20 @@ class DataSpace:
 
 
 def choose_terms(objective, rng):
-    """The exact dense path up to :data:`EXACT_LIMIT` parameters; above, the
-    data-space path while the data are fewer (and ``B`` fits in
-    :data:`DATA_SPACE_BYTES`), else the stochastic estimates."""
+    """The exact path that costs least: through the ``r x r`` matrix of the
+    data space while the data (``r`` rows times outputs) are fewer than
+    :data:`DATA_SPACE_SHARE` of the parameters, up to :data:`EXACT_LIMIT`
+    of them (and ``B`` fits in :data:`DATA_SPACE_BYTES`); else the dense
+    ``M`` up to :data:`EXACT_LIMIT` parameters; else the stochastic
+    estimates."""
     net = objective.net
     r = objective.X.shape[0] * net.layer_sizes[-1]
+    fits = r <= EXACT_LIMIT and 8 * r * net.n_params <= DATA_SPACE_BYTES
+    if fits and r <= DATA_SPACE_SHARE * net.n_params:
+        return DataSpace()
     if net.n_params <= EXACT_LIMIT:
         return Exact()
-    if r <= EXACT_LIMIT and 8 * r * net.n_params <= DATA_SPACE_BYTES:
+    if fits:
         return DataSpace()
     return Stochastic(rng, net.n_params)
 
@@ -435,6 +454,11 @@ def run_evidence(objective, theta, settings, rng, fit):
             f"{objective.weight_sum * net.layer_sizes[-1]:.0f} data: the noise "
             "estimate is unreliable. Use a smaller network or more data."
         )
+    factor = new.factor
+    if factor is None and isinstance(terms, DataSpace) and net.n_params <= FACTOR_LIMIT:
+        # The error bars want the dense factor: formed once, at the end.
+        fitted = at_alpha(objective, groups.expand(new.alpha))
+        factor = Exact(terms.epsilon).factor(fitted, theta)
     return dataclasses.replace(
         result,
         n_iter=n_iter,
@@ -443,5 +467,5 @@ def run_evidence(objective, theta, settings, rng, fit):
         gamma=new.gamma,
         noise_variance=1.0 / new.beta if gaussian(net) else None,
         evidence_curve=curve,
-        factor=new.factor,
+        factor=factor,
     )

@@ -131,6 +131,10 @@ class InMemoryObjective:
         The L2 penalty.
     """
 
+    # The targets' (mean, scale) when the objective sees them standardized
+    # (see the estimators' evidence path), else None.
+    targets = None
+
     def __init__(self, net, X, Y, sample_weight, alpha):
         self.net, self.X, self.Y, self.sample_weight = net, X, Y, sample_weight
         self.alpha = alpha
