@@ -486,6 +486,9 @@ def main(argv=None):
         }
     results["system"]["load_average_end"] = os.getloadavg()
     results["total_seconds"] = time.perf_counter() - start
+    # The measurements first: the report can be rendered again from them.
+    Path(args.out).mkdir(parents=True, exist_ok=True)
+    (Path(args.out) / f"{args.stem}.json").write_text(json.dumps(results, indent=1))
     finish(results, args.out, args.stem)
 
 
