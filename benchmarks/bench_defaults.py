@@ -400,6 +400,26 @@ def finish(results, out, stem):
         print(f"Updated the tables of {README}")
 
 
+def merge(paths):
+    """The results of several runs (with the same configurations) as one:
+    their tables in the suite's order, the first run's machine, the runs'
+    times added up."""
+    runs = [json.loads(Path(p).read_text()) for p in paths]
+    results = runs[0]
+    for other in runs[1:]:
+        if other["configurations"] != results["configurations"]:
+            raise SystemExit(f"{paths}: the runs compare different configurations")
+        results["datasets"] += other["datasets"]
+        results["total_seconds"] += other["total_seconds"]
+    order = {name: k for k, name in enumerate(DATASETS)}
+    results["datasets"].sort(key=lambda d: order.get(d["dataset"], len(order)))
+    results["system"]["load_average_end"] = runs[-1]["system"].get(
+        "load_average_end", results["system"].get("load_average_end")
+    )
+    results["runs_merged"] = len(runs)
+    return results
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -443,11 +463,14 @@ def main(argv=None):
         type=int,
         help="OpenMP threads (HistGradientBoosting's) under threadpool_limits",
     )
-    parser.add_argument("--from-json", help="rewrite the report from a JSON file")
+    parser.add_argument(
+        "--from-json",
+        help="rewrite the report from a JSON file, or several (comma-separated, "
+        "for example a stopped run's .partial.json and the rest's) merged",
+    )
     args = parser.parse_args(argv)
     if args.from_json:
-        results = json.loads(Path(args.from_json).read_text())
-        finish(results, args.out, args.stem)
+        finish(merge(args.from_json.split(",")), args.out, args.stem)
         return
 
     candidates = [] if args.no_default else [{}]
@@ -466,6 +489,9 @@ def main(argv=None):
         names = [n for n in names if n.startswith(tuple(prefixes))]
 
     start = time.perf_counter()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    partial = out / f"{args.stem}.partial.json"
     with (
         threadpool_limits(args.blas_threads, user_api="blas"),
         threadpool_limits(args.omp_threads, user_api="openmp"),
@@ -479,16 +505,20 @@ def main(argv=None):
             "repeats": args.repeats,
             "configurations": [label(s) for s in candidates],
             "candidates": [{k: repr(v) for k, v in s.items()} for s in candidates],
-            "datasets": [
-                bench_dataset(n, candidates, args.repeats, not args.no_checks)
-                for n in names
-            ],
+            "datasets": [],
         }
+        for n in names:
+            results["datasets"].append(
+                bench_dataset(n, candidates, args.repeats, not args.no_checks)
+            )
+            # What is measured so far, for --from-json should the run stop.
+            results["total_seconds"] = time.perf_counter() - start
+            partial.write_text(json.dumps(results, indent=1))
     results["system"]["load_average_end"] = os.getloadavg()
     results["total_seconds"] = time.perf_counter() - start
     # The measurements first: the report can be rendered again from them.
-    Path(args.out).mkdir(parents=True, exist_ok=True)
-    (Path(args.out) / f"{args.stem}.json").write_text(json.dumps(results, indent=1))
+    (out / f"{args.stem}.json").write_text(json.dumps(results, indent=1))
+    partial.unlink()
     finish(results, args.out, args.stem)
 
 
