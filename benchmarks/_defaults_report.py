@@ -310,6 +310,7 @@ def markdown(results):
             "",
             *md_table(*rule_table(results), "l" * 8),
             "",
+            *(f"{note}\n" for note in results.get("notes", [])),
             "Fits that ended with a ConvergenceWarning (of 5 per cell): "
             + _warned(results)
             + ".",

@@ -406,11 +406,17 @@ def merge(paths):
     times added up."""
     runs = [json.loads(Path(p).read_text()) for p in paths]
     results = runs[0]
+    results.setdefault("notes", [])
+    seen = {d["dataset"] for d in results["datasets"]}
     for other in runs[1:]:
-        if other["configurations"] != results["configurations"]:
-            raise SystemExit(f"{paths}: the runs compare different configurations")
-        results["datasets"] += other["datasets"]
+        if not set(other["configurations"]) <= set(results["configurations"]):
+            raise SystemExit(f"{paths}: the first run lacks configurations")
+        results["datasets"] += [
+            d for d in other["datasets"] if d["dataset"] not in seen
+        ]
+        seen |= {d["dataset"] for d in other["datasets"]}
         results["total_seconds"] += other["total_seconds"]
+        results["notes"] += other.get("notes", [])
     order = {name: k for k, name in enumerate(DATASETS)}
     results["datasets"].sort(key=lambda d: order.get(d["dataset"], len(order)))
     results["system"]["load_average_end"] = runs[-1]["system"].get(
@@ -468,9 +474,17 @@ def main(argv=None):
         help="rewrite the report from a JSON file, or several (comma-separated, "
         "for example a stopped run's .partial.json and the rest's) merged",
     )
+    parser.add_argument(
+        "--note",
+        action="append",
+        default=[],
+        help="a sentence for the report, such as why a cell was not run",
+    )
     args = parser.parse_args(argv)
     if args.from_json:
-        finish(merge(args.from_json.split(",")), args.out, args.stem)
+        results = merge(args.from_json.split(","))
+        results["notes"] = results.get("notes", []) + args.note
+        finish(results, args.out, args.stem)
         return
 
     candidates = [] if args.no_default else [{}]
@@ -484,9 +498,13 @@ def main(argv=None):
     names = list(TABLES if args.no_synthetic else DATASETS)
     if args.quick:
         names, args.repeats = list(QUICK_DATASETS), 1
-    if args.data:
-        prefixes = args.data.split(",")
-        names = [n for n in names if n.startswith(tuple(prefixes))]
+    if args.data:  # names, or prefixes of names
+        wanted = args.data.split(",")
+        names = [
+            n
+            for n in names
+            if n in wanted or any(n.startswith(w) and w not in DATASETS for w in wanted)
+        ]
 
     start = time.perf_counter()
     out = Path(args.out)
@@ -506,6 +524,7 @@ def main(argv=None):
             "configurations": [label(s) for s in candidates],
             "candidates": [{k: repr(v) for k, v in s.items()} for s in candidates],
             "datasets": [],
+            "notes": args.note,
         }
         for n in names:
             results["datasets"].append(
