@@ -175,7 +175,10 @@ def test_convex_problem_reaches_lbfgs_loss(kind):
     Estimator, X, y, Y = _strictly_convex(kind)
     common = dict(hidden_layer_sizes=(), alpha=1.0, max_iter=5000, random_state=0)
     reference = Estimator(solver="L-BFGS-B", tol=1e-10, **common).fit(X, y)
-    est = Estimator(solver="rprop", tol=1e-7, **common).fit(X, y)
+    # A tol below the default delta_min's reach (1e-6 times the curvature).
+    options = {"delta_min": 1e-12}
+    est = Estimator(solver="rprop", tol=1e-7, solver_options=options, **common)
+    est.fit(X, y)
     assert est.optimize_result_.success and est.optimize_result_.status == 0
     m = _min_eigenvalue(reference, X, Y)
     assert m > 0
@@ -187,6 +190,15 @@ def test_convex_problem_reaches_lbfgs_loss(kind):
     bound += 8 * np.finfo(float).eps * reference.loss_
     assert np.max(np.abs(_cost(est, X, Y)[1])) <= 1e-7
     assert abs(est.loss_ - reference.loss_) <= bound
+
+
+def test_the_step_floor_limits_the_gradient_test():
+    Estimator, X, y, _ = _strictly_convex("regression")
+    est = Estimator((), solver="rprop", alpha=1.0, tol=1e-9, max_iter=300)
+    with pytest.warns(ConvergenceWarning, match=r"lower solver_options\['delta_min'\]"):
+        est.fit(X, y)
+    est.set_params(solver_options={"delta_min": 1e-12}).fit(X, y)
+    assert est.optimize_result_.success and est.n_iter_ < 300
 
 
 def test_small_network_converges():

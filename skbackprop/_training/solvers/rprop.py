@@ -5,7 +5,7 @@ Rprop (Riedmiller & Braun 1993) gives every parameter its own step size
 signs are used, never its size.  While ``D_i`` keeps its sign, ``Delta_i``
 grows by ``eta_plus``; when the sign flips (the last step jumped over a
 minimum along ``i``), it shrinks by ``eta_minus``, within
-``[delta_min, delta_max]``.  iRprop+ (Igel & Huesken 2000, "Improving the
+``[delta_min, delta_max]``.  iRprop+ (Igel & Hüsken 2000, "Improving the
 Rprop learning algorithm") adds weight backtracking only when it helps:
 after a sign flip, parameter ``i`` returns to its previous value if the
 cost ``J`` rose in the last iteration, and stays put otherwise; either
@@ -21,23 +21,27 @@ without changing ``Delta_i``.  Per iteration, with ``g_i`` the previous
 
 Defaults: ``eta_plus = 1.2`` and ``eta_minus = 0.5`` (both papers and
 MATLAB's ``trainrp``), ``delta0 = 0.07`` and ``delta_max = 50``
-(``trainrp``'s; Riedmiller & Braun used 0.1 and 50), and ``delta_min =
-1e-12`` rather than Riedmiller & Braun's ``1e-6`` (``trainrp`` has no
-floor): steps held at ``1e-6`` keep ``max|D|`` near ``1e-6`` times the
-curvature, so a small ``tol`` is never met (measured on a convex
-regression: ``tol=1e-7`` unmet after 5,000 iterations with ``1e-6``, met
-after 60 with ``1e-12``), while a floor of zero would let a step size
-underflow to zero, from which it never grows again.  Each iteration is one
-full-batch evaluation of ``(J, D)`` (none when no parameter moved), at the
-parameters it produced: the loss curve records the cost of every iterate,
-which may rise (backtracking then answers it).
+(``trainrp``'s; Riedmiller & Braun used 0.1 and 50) and ``delta_min =
+1e-6`` (Riedmiller & Braun's; ``trainrp`` has no floor).  The floor keeps
+steps that shrank on a sign flip from taking many iterations to grow
+again, but also keeps ``max|D|`` near ``delta_min`` times the curvature: a
+``tol`` below that needs a smaller ``delta_min`` (the user guide has the
+measurements).  It must be positive: a step size that underflowed to zero
+would never grow again.
+
+Each iteration is one full-batch evaluation of ``(J, D)`` (none when no
+parameter moved), at the parameters it produced: the loss curve records
+the cost of every iterate, which may rise (backtracking then answers it).
 
 The run ends when ``max|D| <= tol`` (the test of ``"lm"``; with bounds,
 over the parameters free to move), or after ``max_iter`` iterations.  With
 ``settings.bounds`` every step is clipped onto the box; a parameter at a
 bound whose gradient points outwards counts as having a zero gradient (it
 neither moves nor changes its step size), so that it leaves the bound with
-the step size it had when the gradient turns.
+the step size it had when the gradient turns.  ``optimize_result_.status``
+is 0 (``max|D| <= tol``) or 1 (``max_iter``); 3 for a run the callback,
+early stopping or an interruption ended, 4 for a non-finite cost or
+gradient.
 """
 
 import numbers
@@ -61,7 +65,7 @@ from skbackprop._training.solvers import (
 # solver_options of "rprop" and their defaults (see the module docstring).
 DEFAULTS = {
     "delta0": 0.07,
-    "delta_min": 1e-12,
+    "delta_min": 1e-6,
     "delta_max": 50.0,
     "eta_plus": 1.2,
     "eta_minus": 0.5,
@@ -131,6 +135,14 @@ class Rprop(Solver):
             status=code,
             success=False,
             message=message,
+        )
+
+    def convergence_warning(self, n_iter, message):
+        return (
+            f"{self.describe()} did not converge after {n_iter} iteration(s): "
+            f"{message} Increase max_iter or scale the data; for a small tol, "
+            "also lower solver_options['delta_min'] (default "
+            f"{DEFAULTS['delta_min']:g}): no step shrinks below it."
         )
 
     def advice(self, settings):

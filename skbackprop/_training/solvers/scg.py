@@ -19,7 +19,7 @@ steps 2-8; ``lambda`` carries his scaling, so that his bookkeeping
     Delta = 2 delta (J(theta) - J(theta + alpha p)) / mu^2
     Delta >= 0:   accept theta + alpha p; p = r_new + beta p with
                   beta = (|r_new|^2 - r_new'r) / mu (p = r_new every
-                  n_params iterations); lambda /= 2 if Delta >= 0.75
+                  n_params accepted steps); lambda /= 2 if Delta >= 0.75
     Delta < 0:    reject: the same p with a larger lambda
     Delta < 0.25: lambda *= 4
 
@@ -35,6 +35,10 @@ when ``max|D| <= tol`` (the test of ``"lm"``), after ``max_iter`` accepted
 iterations, after ``max_fun`` evaluations, or when the trial step no
 longer changes the parameters in the network's precision (``lambda`` has
 grown until no scaled step lowers ``J``: a minimum to working precision).
+``optimize_result_.status`` says which: 0 (``max|D| <= tol``), 1
+(``max_iter``), 2 (``max_fun``), 5 (the step below the parameters'
+resolution); 3 for a run the callback, early stopping or an interruption
+ended, 4 for a non-finite cost, gradient or curvature product.
 """
 
 import numbers
