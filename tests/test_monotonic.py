@@ -9,7 +9,8 @@ from sklearn.exceptions import ConvergenceWarning
 
 from skbackprop import BackpropClassifier, BackpropRegressor, n_params
 from skbackprop._engine.monotone import monotone_bounds, reflect
-from skbackprop._training.bounds import BOUNDED_SOLVERS, project
+from skbackprop._training import solvers
+from skbackprop._training.bounds import project
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
@@ -104,7 +105,7 @@ def test_regressor_is_monotone_on_random_lines(hidden, activation):
     assert est.score(X, Y_REG) > 0.5  # a fit, not a constant
 
 
-@pytest.mark.parametrize("solver", BOUNDED_SOLVERS)
+@pytest.mark.parametrize("solver", solvers.names(lambda s: s.bounds))
 def test_every_bounded_solver_keeps_the_constraints(solver):
     params = {"max_iter": 40, "random_state": 0}
     if solver == "gd":

@@ -4,15 +4,12 @@
 bound per parameter (``-inf``/``inf`` where free), e.g. from
 :func:`~skbackprop._engine.monotone.monotone_bounds`.  SciPy's bounded
 methods receive them as :class:`scipy.optimize.Bounds`; gradient descent
-projects every step onto them (projected gradient descent).
+and Rprop project every step onto them.  The solvers that honour them say
+so (``Solver.bounds``).
 """
 
 import numpy as np
 from scipy.optimize import Bounds
-
-# The solvers that keep every iterate inside bounds: gradient descent by
-# projection, and SciPy's methods that take ``bounds`` and stay feasible.
-BOUNDED_SOLVERS = ("L-BFGS-B", "TNC", "SLSQP", "trust-constr", "gd")
 
 
 def scipy_bounds(bounds):
