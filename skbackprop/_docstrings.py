@@ -61,6 +61,18 @@ PARAMETERS = """\
           ``method``, ``loss`` (robust losses such as ``"soft_l1"``),
           ``f_scale`` (in the targets' units), ``x_scale``, ``tr_solver``,
           ``tr_options``, ``ftol``, ``xtol``, ``gtol``, ``max_nfev``.
+        - ``"rprop"``: resilient backpropagation, iRprop+ (Igel & Hüsken
+          2000; MATLAB's ``trainrp``), full batch: one step size per
+          parameter, grown while its gradient keeps its sign and shrunk when
+          the sign flips; invariant to the gradient's scale, it suits badly
+          scaled problems (see :ref:`rprop`).  Keeps ``monotonic_cst``'s
+          bounds; ``solver_options`` sets ``delta0`` (0.07), ``delta_min``
+          (1e-6), ``delta_max`` (50), ``eta_plus`` (1.2), ``eta_minus``
+          (0.5).
+        - ``"scg"``: Møller's (1993) scaled conjugate gradients (MATLAB's
+          ``trainscg``) with exact curvature products along the search
+          direction (see ``curvature`` and :ref:`scg`); ``solver_options``
+          sets the initial scaling ``lambda`` (5e-7).
 
     alpha : float, "evidence" or "ard", default={alpha}
         L2 penalty ``lambda`` on the weights (not the biases), scaled as
@@ -104,11 +116,12 @@ PARAMETERS = """\
 
     max_fun : int, default=15000
         Maximum number of cost evaluations of ``"L-BFGS-B"``, ``"TNC"``,
-        ``"lm"`` and ``"least_squares"``.
+        ``"lm"``, ``"scg"`` and ``"least_squares"``.
 
     tol : float, default=1e-4
         Tolerance: SciPy's ``gtol`` (``ftol`` for SLSQP, ``xtol`` for
-        Newton-CG; ``"lm"`` stops when ``max|D| <= tol``); for
+        Newton-CG; ``"lm"``, ``"rprop"`` and ``"scg"`` stop when
+        ``max|D| <= tol``); for
         ``solver="gd"`` and early stopping, the improvement of the loss or
         validation score below which an iteration does not count as
         progress.  With float32 data, an L-BFGS-B run that SciPy's
@@ -154,16 +167,17 @@ PARAMETERS = """\
 
     solver_options : dict, default=None
         Extra options for the SciPy method (e.g. ``{{"maxcor": 20}}`` for
-        L-BFGS-B), ``"lm"`` or ``"least_squares"`` (see ``solver``); they
+        L-BFGS-B), ``"lm"``, ``"least_squares"``, ``"rprop"`` or ``"scg"``
+        (see ``solver``); they
         override the ones derived from ``max_iter``, ``tol`` and
         ``max_fun``.  Unknown options raise a ``ValueError``, and so do the
         arguments ``minimize`` takes itself (``callback``, ``jac``,
         ``hess``, ``hessp``, ``bounds``, ``constraints``...).
 
     curvature : {{"exact", "gauss-newton"}}, default="exact"
-        The curvature products the Newton-type SciPy methods receive: the
-        exact Hessian ``H v`` or the positive semi-definite Gauss-Newton
-        ``G v``, both by the R-operator.
+        The curvature products the Newton-type SciPy methods and ``"scg"``
+        receive: the exact Hessian ``H v`` or the positive semi-definite
+        Gauss-Newton ``G v``, both by the R-operator.
 
     callback : callable, default=None
         Called after every iteration as ``callback(state)`` with a
@@ -208,11 +222,11 @@ PARAMETERS_END = """
         sign, all later weights are non-negative, and the hidden
         activations must be monotone (not ``"gelu"`` or ``"silu"``).
         Enforced as bounds by ``"L-BFGS-B"``, ``"TNC"``, ``"SLSQP"`` and
-        ``"trust-constr"``, and by projection by ``"gd"``; other solvers
-        are refused.{multiclass}  With a convex activation (``"relu"``,
-        ``"leaky_relu"``, ``"elu"``, ``"softplus"``) the constrained network
-        is a convex function of the inputs; ``"tanh"`` and ``"logistic"``
-        have no such limit (see :ref:`extensions`).
+        ``"trust-constr"``, and by projection by ``"gd"`` and ``"rprop"``;
+        other solvers are refused.{multiclass}  With a convex activation
+        (``"relu"``, ``"leaky_relu"``, ``"elu"``, ``"softplus"``) the
+        constrained network is a convex function of the inputs; ``"tanh"``
+        and ``"logistic"`` have no such limit (see :ref:`extensions`).
 """
 
 ATTRIBUTES = """\

@@ -66,6 +66,9 @@ def _instances():
         BackpropRegressor(
             activation="tanh", solver="least_squares", alpha=0.1, max_iter=50, **small
         ),
+        # iRprop+ and scaled conjugate gradients (exact curvature products).
+        BackpropClassifier(solver="rprop", max_iter=50, **small),
+        BackpropRegressor(solver="scg", max_iter=50, **small),
         # alpha="evidence" (the classifier shares its loop): weighted rows
         # count as repeated ones (N = S), so both reach the same re-estimates.
         BackpropRegressor(alpha="evidence", solver="lm", max_iter=20, **small),

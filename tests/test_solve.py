@@ -214,6 +214,7 @@ def test_registry_drives_the_names():
         "SLSQP",
         "TNC",
         "gd",
+        "rprop",
         "trust-constr",
     }
     with pytest.raises(ValueError, match="already registered"):

@@ -4,7 +4,8 @@
 bound per parameter (``-inf``/``inf`` where free), e.g. from
 :func:`~skbackprop._engine.monotone.monotone_bounds`.  SciPy's bounded
 methods receive them as :class:`scipy.optimize.Bounds`; gradient descent
-projects every step onto them (projected gradient descent).
+and Rprop project every step onto them.  The solvers that honour them say
+so (``Solver.bounds``).
 """
 
 import numpy as np
