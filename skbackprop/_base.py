@@ -345,14 +345,9 @@ class BaseBackprop(PersistenceMixin, BaseEstimator, metaclass=ABCMeta):
         return self
 
     def _penalty(self, incremental, X):
-        """The ``alpha`` of this fit: ``"evidence"``, ``"ard"`` or a number.
-
-        ``alpha="auto"`` is the evidence wherever it applies: a full-batch fit
-        (no ``partial_fit``, early stopping or mini-batches) on data in memory,
-        with a solver that can run inside its loop and a loss that is a
-        negative log-likelihood with a curvature; elsewhere the estimator's
-        fixed ``_auto_alpha``.
-        """
+        """This fit's ``alpha``: ``"auto"`` is the evidence where it applies (a
+        full batch in memory, a solver that runs inside its loop, a loss with
+        a likelihood and a curvature), else the fixed ``_auto_alpha``."""
         if self.alpha != "auto":
             return self.alpha
         solver = self._solver()

@@ -1,8 +1,10 @@
 """Docstring sections the two estimators share (numpydoc)."""
 
 from skbackprop._engine.losses import describe as describe_losses
+from skbackprop._training.solvers import describe as describe_solvers
 
-PARAMETERS = """\
+PARAMETERS = (
+    """\
     hidden_layer_sizes : array-like of shape (n_layers - 2,) or int, default=(100,)
         The sizes of the hidden layers: ``(100,)`` is one hidden layer of 100
         units, ``()`` none (a generalized linear model).
@@ -42,37 +44,9 @@ PARAMETERS = """\
           returns ``J``, and the keyword arguments include ``jac`` (a
           callable returning ``D``), ``hessp``, ``callback``, ``maxiter``
           (``max_iter``) and the ``solver_options``.
-        - ``"gd"``: gradient descent ``theta <- theta - eta D``, full batch by
-          default, mini-batch when ``batch_size`` is set.
-        - ``"lm"``: Levenberg-Marquardt (Hagan & Menhaj 1994; MATLAB's
-          ``trainlm``), every loss: each iteration solves
-          ``(G + mu I) p = -D`` with the dense Gauss-Newton matrix ``G`` by
-          Cholesky.  Often the fastest on small networks (up to a few
-          hundred weights), refused above 3,000; ``solver_options`` sets
-          ``damping`` (``"trainlm"`` or ``"nielsen"``), ``mu``, ``mu_dec``,
-          ``mu_inc``, ``mu_max``, ``geodesic`` (geodesic acceleration,
-          Transtrum & Sethna 2012: the step ``v + a/2``, see
-          :ref:`levenberg_marquardt`; ``"auto"``, the default, is on unless
-          a hidden activation is ``"relu"`` or ``"leaky_relu"``) and
-          ``geodesic_ratio`` (the largest ``2 ||a|| / ||v||`` accepted,
-          default 1.5).
-        - ``"least_squares"``: :func:`scipy.optimize.least_squares` on the
-          residuals of squared-error regression; ``solver_options`` passes
-          ``method``, ``loss`` (robust losses such as ``"soft_l1"``),
-          ``f_scale`` (in the targets' units), ``x_scale``, ``tr_solver``,
-          ``tr_options``, ``ftol``, ``xtol``, ``gtol``, ``max_nfev``.
-        - ``"rprop"``: resilient backpropagation, iRprop+ (Igel & Hüsken
-          2000; MATLAB's ``trainrp``), full batch: one step size per
-          parameter, grown while its gradient keeps its sign and shrunk when
-          the sign flips; invariant to the gradient's scale, it suits badly
-          scaled problems (see :ref:`rprop`).  Keeps ``monotonic_cst``'s
-          bounds; ``solver_options`` sets ``delta0`` (0.07), ``delta_min``
-          (1e-6), ``delta_max`` (50), ``eta_plus`` (1.2), ``eta_minus``
-          (0.5).
-        - ``"scg"``: Møller's (1993) scaled conjugate gradients (MATLAB's
-          ``trainscg``) with exact curvature products along the search
-          direction (see ``curvature`` and :ref:`scg`); ``solver_options``
-          sets the initial scaling ``lambda`` (5e-7).
+"""
+    + describe_solvers()
+    + """
 
     alpha : float, "evidence" or "ard", default={alpha}
         L2 penalty ``lambda`` on the weights (not the biases), scaled as
@@ -191,6 +165,7 @@ PARAMETERS = """\
         data is ``O(chunk_size * widest layer)``.  None picks a
         cache-friendly size.
 """
+)
 
 # After each estimator's own last parameter (class_weight, loss).
 PARAMETERS_END = """

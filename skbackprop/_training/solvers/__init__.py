@@ -21,6 +21,7 @@ documentation read the registry.
 
 import importlib
 import pkgutil
+import textwrap
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -93,6 +94,8 @@ class Solver:
     """
 
     name: str = ""
+    # The solver's entry in the estimators' documentation of ``solver``.
+    doc = ""
     bounds = False
     incremental = False
     dask = True
@@ -217,6 +220,22 @@ def register_custom(factory):
     """Make ``factory(minimizer)`` the solver of callable minimizers."""
     _CUSTOM[0] = factory
     return factory
+
+
+def describe(indent=8):
+    """numpydoc bullets of the registered solvers that document themselves
+    (``doc``): SciPy's methods are described together by the estimators."""
+    pad = " " * indent
+    return "\n".join(
+        textwrap.fill(
+            f'``"{name}"``: {solver.doc}',
+            width=79,
+            initial_indent=pad + "- ",
+            subsequent_indent=pad + "  ",
+        )
+        for name, solver in sorted(SOLVERS.items())
+        if solver.doc
+    )
 
 
 def names(where=None):

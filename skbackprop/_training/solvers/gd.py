@@ -81,6 +81,10 @@ class GradientDescentSolver(Solver):
     """``solver="gd"``: full batch or mini-batch, with momentum and schedules."""
 
     name = "gd"
+    doc = (
+        "gradient descent ``theta <- theta - eta D``, full batch by default, "
+        "mini-batch when ``batch_size`` is set."
+    )
     bounds = True  # by projection
     incremental = True
     mini_batch = True

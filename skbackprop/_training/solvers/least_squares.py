@@ -181,6 +181,13 @@ class LeastSquares(Solver):
     """``solver="least_squares"``: SciPy's ``least_squares`` on the residuals."""
 
     name = "least_squares"
+    doc = (
+        ":func:`scipy.optimize.least_squares` on the residuals of squared-error "
+        "regression; ``solver_options`` passes ``method``, ``loss`` (robust "
+        'losses such as ``"soft_l1"``), ``f_scale`` (in the targets\' units), '
+        "``x_scale``, ``tr_solver``, ``tr_options``, ``ftol``, ``xtol``, "
+        "``gtol``, ``max_nfev``."
+    )
     dask = False
     curvature = True
 

@@ -275,6 +275,19 @@ class LevenbergMarquardt(Solver):
     """``solver="lm"``: Levenberg-Marquardt on the dense Gauss-Newton matrix."""
 
     name = "lm"
+    doc = (
+        "Levenberg-Marquardt (Hagan & Menhaj 1994; MATLAB's ``trainlm``), every "
+        "loss: each iteration solves ``(G + mu I) p = -D`` with the dense "
+        "Gauss-Newton matrix ``G`` by Cholesky.  Often the fastest on small "
+        "networks (up to a few hundred weights), refused above 3,000; "
+        '``solver_options`` sets ``damping`` (``"trainlm"`` or ``"nielsen"``), '
+        "``mu``, ``mu_dec``, ``mu_inc``, ``mu_max``, ``geodesic`` (geodesic "
+        "acceleration, Transtrum & Sethna 2012: the step ``v + a/2``, see "
+        ':ref:`levenberg_marquardt`; ``"auto"``, the default, is on unless a '
+        'hidden activation is ``"relu"`` or ``"leaky_relu"``) and '
+        "``geodesic_ratio`` (the largest ``2 ||a|| / ||v||`` accepted, default "
+        "1.5)."
+    )
     curvature = True
 
     def check(self, objective, settings):

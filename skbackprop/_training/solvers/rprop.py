@@ -111,6 +111,15 @@ class Rprop(Solver):
     """``solver="rprop"``: iRprop+, full batch."""
 
     name = "rprop"
+    doc = (
+        "resilient backpropagation, iRprop+ (Igel & Hüsken 2000; MATLAB's "
+        "``trainrp``), full batch: one step size per parameter, grown while its "
+        "gradient keeps its sign and shrunk when the sign flips; invariant to "
+        "the gradient's scale, it suits badly scaled problems (see "
+        ":ref:`rprop`).  Keeps ``monotonic_cst``'s bounds; ``solver_options`` "
+        "sets ``delta0`` (0.07), ``delta_min`` (1e-6), ``delta_max`` (50), "
+        "``eta_plus`` (1.2), ``eta_minus`` (0.5)."
+    )
     bounds = True  # by projection
     # Element-wise updates only: no BLAS calls between evaluations.
     between = False

@@ -101,6 +101,12 @@ class ScaledConjugateGradient(Solver):
     """``solver="scg"``: Møller's scaled conjugate gradients, exact ``H p``."""
 
     name = "scg"
+    doc = (
+        "Møller's (1993) scaled conjugate gradients (MATLAB's ``trainscg``) "
+        "with exact curvature products along the search direction (see "
+        "``curvature`` and :ref:`scg`); ``solver_options`` sets the initial "
+        "scaling ``lambda`` (5e-7)."
+    )
     hessp = True
     curvature = True
     between = False
