@@ -64,36 +64,127 @@ class Loss:
     scaled: ClassVar[bool] = False
 
     def row_loss(self, Z, Y):
-        """The loss of each row, shape ``(rows,)``, from the logits ``Z``."""
+        """Compute the loss of each row from the logits.
+
+        Parameters
+        ----------
+        Z : ndarray of shape (n_rows, n_outputs)
+            The output layer's logits ``Z(L)``.
+        Y : ndarray of shape (n_rows, n_outputs)
+            The targets, in the output encoding.
+
+        Returns
+        -------
+        row_loss : ndarray of shape (n_rows,)
+            The loss of each row, finite for any finite ``Z``.
+        """
         raise NotImplementedError
 
     def loss_signal(self, Z, Y):
-        """``row_loss(Z, Y)``, and the output signal written into ``Z``."""
+        """Compute the row losses and write the output signal into ``Z``.
+
+        Parameters
+        ----------
+        Z : ndarray of shape (n_rows, n_outputs)
+            The logits; overwritten by the output signal ``d(L)``, the
+            derivative of each row's loss in its logits.
+        Y : ndarray of shape (n_rows, n_outputs)
+            The targets, in the output encoding.
+
+        Returns
+        -------
+        row_loss : ndarray of shape (n_rows,)
+            As :meth:`row_loss`.
+        """
         raise NotImplementedError
 
     def signal(self, A, Y):
-        """The output signal ``d(L)`` (a new array) from the output
-        activation ``A`` of the logits."""
+        """Compute the output signal from the output activations.
+
+        Parameters
+        ----------
+        A : ndarray of shape (n_rows, n_outputs)
+            The output activation ``A(L)`` of the logits.
+        Y : ndarray of shape (n_rows, n_outputs)
+            The targets, in the output encoding.
+
+        Returns
+        -------
+        signal : ndarray of shape (n_rows, n_outputs)
+            The output signal ``d(L)``, a new array.
+        """
         raise NotImplementedError
 
     def hessp(self, A, Y, RZ):
-        """The loss's Hessian in the logits times ``RZ`` (a new array);
-        ``A`` is the output activation of the logits."""
+        """Multiply the loss's Hessian in the logits by a direction.
+
+        Parameters
+        ----------
+        A : ndarray of shape (n_rows, n_outputs)
+            The output activation ``A(L)`` of the logits.
+        Y : ndarray of shape (n_rows, n_outputs)
+            The targets, in the output encoding.
+        RZ : ndarray of shape (n_rows, n_outputs)
+            A direction in the logits (the R-operator's ``R{Z(L)}``).
+
+        Returns
+        -------
+        product : ndarray of shape (n_rows, n_outputs)
+            Each row's Hessian times its row of ``RZ``, a new array.
+
+        Raises
+        ------
+        ValueError
+            For a loss without a curvature (``curvature = False``).
+        """
         raise ValueError(f"loss={self.name!r} has no curvature.")
 
     def check_targets(self, y):
-        """Raise a ValueError if the targets ``y`` are not for this loss."""
+        """Refuse targets this loss cannot take.
+
+        Parameters
+        ----------
+        y : array-like
+            The targets (a regressor's as given; a classifier's encoded).
+
+        Raises
+        ------
+        ValueError
+            Naming what is wrong with them.
+        """
 
     def at_scale(self, scale):
-        """This loss with its parameters in the targets' units resolved from
-        their ``scale`` (:func:`target_scale`), for a loss that has such
-        parameters (``scaled``); itself by default."""
+        """Resolve the parameters given in the targets' units.
+
+        Parameters
+        ----------
+        scale : float
+            The training targets' robust scale (1.4826 times their median
+            absolute deviation).
+
+        Returns
+        -------
+        loss : Loss
+            This loss with those parameters set (itself if it has none).
+        """
         return self
 
     def log_likelihood_constant(self, Y, sample_weight):
-        """The weighted sum over rows of what the negative log-likelihood
-        adds to :meth:`row_loss` (the evidence's normalization); 0 by
-        default."""
+        """Compute what the negative log-likelihood adds to the row losses.
+
+        Parameters
+        ----------
+        Y : ndarray of shape (n_rows, n_outputs)
+            The targets, in the output encoding.
+        sample_weight : ndarray of shape (n_rows,) or None
+            The rows' weights.
+
+        Returns
+        -------
+        constant : float
+            The weighted sum over the rows (the evidence's normalization);
+            0 by default.
+        """
         return 0.0
 
     @property
