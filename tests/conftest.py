@@ -173,6 +173,25 @@ def kink_margin():
     return _kink_margin
 
 
+def _hutchinson_std(B, n_probes):
+    """Standard error of the mean of ``z' B z`` over ``n_probes`` Rademacher
+    probes ``z``, Hutchinson's (1990) estimate of ``tr(B)``.
+
+    For independent +-1 entries ``Var(z' B z) = 2 sum_{i != j} B_s,ij^2``
+    with ``B_s = (B + B')/2`` (the diagonal is known exactly).
+    """
+    B_s = (B + B.T) / 2
+    variance = 2 * (np.sum(B_s**2) - np.sum(np.diag(B_s) ** 2))
+    return float(np.sqrt(variance / n_probes))
+
+
+@pytest.fixture(scope="session")
+def hutchinson_std():
+    """``hutchinson_std(B, n_probes)``: the standard error of Hutchinson's
+    estimate of ``tr(B)`` from ``n_probes`` Rademacher probes."""
+    return _hutchinson_std
+
+
 # -- the Laplace approximation's textbook computations --------------------------
 def _tanh_jacobian(theta, X, sizes):
     """Jacobian of the logits of a one-hidden-layer tanh network, by loops.
