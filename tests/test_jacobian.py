@@ -188,28 +188,39 @@ def test_gauss_newton_splits_over_blocks_and_workers(
 @pytest.mark.parametrize("loss", ["squared_error", "log_loss"])
 @pytest.mark.parametrize("activation", ["tanh", "logistic", "identity"])
 def test_geodesic_product_is_the_literal_one(
-    make_problem, make_theta, loss, activation
+    make_problem, make_theta, loss, activation, seed
 ):
     # (1/S) sum_i s_i J_i' H_i r_vv,i from the dense Jacobian, the loss's
     # Hessians and central second differences of the logits along v.
     X, Y = make_problem(loss, n_samples=30)
     sizes = (X.shape[1], 4, 3, Y.shape[1])
     theta = make_theta(X, sizes, activation)
-    rng = np.random.default_rng(1)
+    rng = np.random.default_rng(seed + 1)
     v, sw = 0.5 * rng.normal(size=theta.size), rng.uniform(0.2, 3.0, 30)
     net = Network(sizes, activation, loss)
     got = gauss_newton.network_geodesic(net, theta, v, X, sw)
 
-    h = 1e-3
-    logits = [_logits(theta + t * v, X, sizes, activation) for t in (-h, 0, h)]
-    r_vv = (logits[0] - 2 * logits[1] + logits[2]) / h**2
+    def second_difference(h):
+        f = [_logits(theta + t * v, X, sizes, activation) for t in (-h, 0, h)]
+        return (f[0] - 2 * f[1] + f[2]) / h**2, f[1]
+
+    # D(h) = r_vv + h^2 r_vvvv / 12 + O(h^4): Richardson's
+    # R(h) = (4 D(h/2) - D(h)) / 3 is exact to O(h^4), so that |R(h) - R(h/2)|
+    # bounds R(h/2)'s error 15 times over; plus the rounding of the
+    # differences, a few eps |Z| / (h/4)^2.
+    h = 1e-2
+    (D_0, logits), (D_1, _), (D_2, _) = (second_difference(h / 2**k) for k in range(3))
+    R_0, r_vv = (4 * D_1 - D_0) / 3, (4 * D_2 - D_1) / 3
+    scale = np.abs(logits).max(axis=1, keepdims=True)
+    error = np.abs(R_0 - r_vv) + 16 * np.finfo(float).eps * scale / (h / 4) ** 2
     Jac = output_jacobian(theta, X, sizes, activation)
-    H = gauss_newton.output_hessians(net, logits[1])
+    H = gauss_newton.output_hessians(net, logits)
     want = np.einsum("i,ikp,ikl,il->p", sw, Jac, H, r_vv) / sw.sum()
-    np.testing.assert_allclose(got, want, rtol=0, atol=1e-6 * np.abs(want).max())
+    bound = np.einsum("i,ikp,ikl,il->p", sw, np.abs(Jac), np.abs(H), error)
+    assert np.all(np.abs(got - want) <= bound / sw.sum())
     # Its second derivatives are exact: the R-operator's, not differences.
     _, exact = next(jacobian.blocks(net, theta, X, 30, second=True))[2].jvp2(v)
-    np.testing.assert_allclose(exact, r_vv, rtol=0, atol=1e-5)
+    assert np.all(np.abs(exact - r_vv) <= error)
 
 
 def test_geodesic_product_splits_over_blocks_and_workers(
