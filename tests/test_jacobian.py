@@ -120,8 +120,8 @@ def test_gauss_newton_matrix_times_v_is_the_product(
     G = gauss_newton_matrix(theta, *args, chunk_size=5)
     np.testing.assert_allclose(G, G.T, rtol=0, atol=1e-14 * np.abs(G).max())
     assert np.linalg.eigvalsh(G).min() > -1e-12
-    for seed in range(3):
-        v = np.random.default_rng(seed).normal(size=theta.size)
+    for k in range(3):
+        v = np.random.default_rng(seed + k).normal(size=theta.size)
         Gv = gauss_newton_vector_product(theta, v, *args)
         np.testing.assert_allclose(G @ v, Gv, rtol=0, atol=1e-12 * np.abs(Gv).max())
 

@@ -175,8 +175,8 @@ def test_hessp_given_to_scipy_is_the_exact_product(
     reference = PRODUCTS[curvature]
     other = PRODUCTS["gauss-newton" if curvature == "exact" else "exact"]
     for theta in (call["x0"], _theta(est)):
-        for seed in range(3):
-            v = np.random.default_rng(seed).normal(size=theta.size)
+        for k in range(3):
+            v = np.random.default_rng(k).normal(size=theta.size)
             Hv = call["hessp"](theta, v)
             assert Hv.dtype == np.float64
             np.testing.assert_allclose(
