@@ -1,4 +1,26 @@
-"""Shared fixtures: small random problems for every loss of the engine."""
+"""Shared fixtures: small random problems for every loss of the engine.
+
+The rounding the tests run under can be perturbed, the way another CPU's
+BLAS kernels perturb it, through three environment variables (``.ci/run``
+sets them for its second pass; unset, the suite runs as documented):
+
+``SKBACKPROP_TEST_SEED``
+    The seed of the test data and of the initial weights, through the
+    :func:`seed` fixture and the factories below: an integer (default 0), or
+    a range ``"A-B"`` that runs every seeded test once per seed.
+``SKBACKPROP_TEST_CHUNK_SIZE``
+    Rows per block of every network built without an explicit
+    ``chunk_size`` (default: the package's size, which makes most test
+    problems one block).  A few rows change the order of every sum over
+    rows.
+``SKBACKPROP_TEST_BLAS_THREADS``
+    BLAS threads of each test process (default: one per pytest-xdist
+    worker, the user's setting without xdist).
+
+An assertion must hold under any of them: it states what the method
+guarantees, with a tolerance taken from the problem (dtype, solver
+tolerance, conditioning), never one machine's last digits.
+"""
 
 import os
 
@@ -8,12 +30,59 @@ import scipy.sparse as sp
 from threadpoolctl import threadpool_limits
 
 from skbackprop import init_params, unpack_params
+from skbackprop._engine import network
 from skbackprop._engine.activations import HIDDEN_ACTIVATIONS, check_activations
 
-# Under pytest-xdist every worker is a process of its own: one BLAS thread each
-# keeps the workers from oversubscribing the cores (the tests' matrices are small).
-if os.environ.get("PYTEST_XDIST_WORKER"):
+
+def _seeds(text):
+    """``"3"`` -> ``[3]``; ``"0-4"`` -> ``[0, 1, 2, 3, 4]``."""
+    lo, _, hi = text.strip().partition("-")
+    return list(range(int(lo), int(hi or lo) + 1))
+
+
+SEEDS = _seeds(os.environ.get("SKBACKPROP_TEST_SEED") or "0")
+
+if os.environ.get("SKBACKPROP_TEST_CHUNK_SIZE"):
+    network.DEFAULT_CHUNK_SIZE = int(os.environ["SKBACKPROP_TEST_CHUNK_SIZE"])
+
+if os.environ.get("SKBACKPROP_TEST_BLAS_THREADS"):
+    threadpool_limits(int(os.environ["SKBACKPROP_TEST_BLAS_THREADS"]))
+elif os.environ.get("PYTEST_XDIST_WORKER"):
+    # Under pytest-xdist every worker is a process of its own: one BLAS
+    # thread each keeps the workers from oversubscribing the cores (the
+    # tests' matrices are small).
     threadpool_limits(1)
+
+
+def pytest_generate_tests(metafunc):
+    # A range of seeds runs each test that uses one once per seed.
+    if "seed" in metafunc.fixturenames and len(SEEDS) > 1:
+        metafunc.parametrize("seed", SEEDS)
+
+
+def pytest_report_header(config):
+    perturbed = [
+        f"{name}={os.environ[name]}"
+        for name in (
+            "SKBACKPROP_TEST_SEED",
+            "SKBACKPROP_TEST_CHUNK_SIZE",
+            "SKBACKPROP_TEST_BLAS_THREADS",
+        )
+        if os.environ.get(name)
+    ]
+    return "skbackprop rounding: " + (", ".join(perturbed) or "default")
+
+
+@pytest.fixture
+def seed():
+    """The seed of a test's random data and initial weights (default 0).
+
+    Set by ``SKBACKPROP_TEST_SEED`` (see the module docstring); tests derive
+    every seed they need from it (``seed``, ``seed + 1``, ...), so that the
+    perturbed pass of ``.ci/run`` runs them on other data and weights.
+    """
+    return SEEDS[0]
+
 
 # Outputs per loss, in the target encoding ``cost_grad`` expects.
 N_OUTPUTS = {"log_loss": 3, "binary_log_loss": 2, "squared_error": 2, "poisson": 2}
@@ -36,11 +105,20 @@ def _make_problem(loss, n_samples=25, n_features=4, sparse=False, seed=0):
     return (sp.csr_matrix(X) if sparse else X), Y
 
 
+def _offset(factory, by):
+    """``factory`` with its ``seed`` argument counted from ``by``."""
+
+    def shifted(*args, seed=0, **kwargs):
+        return factory(*args, seed=by + seed, **kwargs)
+
+    return shifted
+
+
 @pytest.fixture
-def make_problem():
+def make_problem(seed):
     """Factory ``make_problem(loss, n_samples=25, n_features=4, sparse=False,
-    seed=0) -> (X, Y)``."""
-    return _make_problem
+    seed=0) -> (X, Y)``; its ``seed`` counts from the :func:`seed` fixture's."""
+    return _offset(_make_problem, seed)
 
 
 # Activations with a kink at z = 0: in g' (ReLU, leaky ReLU) or in g'' (ELU).
@@ -82,9 +160,10 @@ def _make_theta(X, sizes, activation, seed=0, margin=1e-3):
 
 
 @pytest.fixture
-def make_theta():
-    """Factory ``make_theta(X, sizes, activation, seed=0) -> theta``."""
-    return _make_theta
+def make_theta(seed):
+    """Factory ``make_theta(X, sizes, activation, seed=0) -> theta``; its
+    ``seed`` counts from the :func:`seed` fixture's."""
+    return _offset(_make_theta, seed)
 
 
 @pytest.fixture(scope="session")
@@ -92,6 +171,25 @@ def kink_margin():
     """``kink_margin(theta, X, sizes, activation)``: the smallest ``|z|`` of a
     kinked hidden layer's pre-activations (inf without such layers)."""
     return _kink_margin
+
+
+def _hutchinson_std(B, n_probes):
+    """Standard error of the mean of ``z' B z`` over ``n_probes`` Rademacher
+    probes ``z``, Hutchinson's (1990) estimate of ``tr(B)``.
+
+    For independent +-1 entries ``Var(z' B z) = 2 sum_{i != j} B_s,ij^2``
+    with ``B_s = (B + B')/2`` (the diagonal is known exactly).
+    """
+    B_s = (B + B.T) / 2
+    variance = 2 * (np.sum(B_s**2) - np.sum(np.diag(B_s) ** 2))
+    return float(np.sqrt(variance / n_probes))
+
+
+@pytest.fixture(scope="session")
+def hutchinson_std():
+    """``hutchinson_std(B, n_probes)``: the standard error of Hutchinson's
+    estimate of ``tr(B)`` from ``n_probes`` Rademacher probes."""
+    return _hutchinson_std
 
 
 # -- the Laplace approximation's textbook computations --------------------------
@@ -150,7 +248,8 @@ def tanh_logits():
 
 
 @pytest.fixture
-def noisy_problem():
+def noisy_problem(seed):
     """``noisy_problem(m=40, n0=2, k=1, seed=0) -> (X, y)``: a smooth function
-    of two inputs plus noise of variance 0.01, ``y`` of shape ``(m, k)``."""
-    return _noisy_problem
+    of two inputs plus noise of variance 0.01, ``y`` of shape ``(m, k)``; its
+    ``seed`` counts from the :func:`seed` fixture's."""
+    return _offset(_noisy_problem, seed)

@@ -11,18 +11,24 @@ from skbackprop._engine.activations import HIDDEN_ACTIVATIONS
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
-RNG = np.random.default_rng(0)
-X = RNG.normal(size=(120, 3))
-Y = np.digitize(X[:, 0] * X[:, 1] + X[:, 2], [-0.5, 0.5])
-YR = np.sin(2 * X[:, 0]) + X[:, 1] * X[:, 2]
+
+@pytest.fixture
+def problem(seed):
+    """``(X, Y, YR)``: 120 rows, three classes and a regression target."""
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(120, 3))
+    Y = np.digitize(X[:, 0] * X[:, 1] + X[:, 2], [-0.5, 0.5])
+    YR = np.sin(2 * X[:, 0]) + X[:, 1] * X[:, 2]
+    return X, Y, YR
 
 
 @pytest.mark.parametrize("activation", sorted(HIDDEN_ACTIVATIONS))
-def test_every_activation_learns(activation):
+def test_every_activation_learns(activation, problem, seed):
+    X, Y, YR = problem
     kw = {
         "hidden_layer_sizes": (12,),
         "max_iter": 300,
-        "random_state": 0,
+        "random_state": seed,
         "alpha": 1e-4,
     }
     clf = BackpropClassifier(activation=activation, **kw).fit(X, Y)
@@ -33,8 +39,9 @@ def test_every_activation_learns(activation):
     assert reg.score(X, YR) > floor
 
 
-def test_one_activation_per_hidden_layer():
-    kw = {"hidden_layer_sizes": (8, 6), "max_iter": 30, "random_state": 0}
+def test_one_activation_per_hidden_layer(problem, seed):
+    X, Y, _ = problem
+    kw = {"hidden_layer_sizes": (8, 6), "max_iter": 30, "random_state": seed}
     mixed = BackpropClassifier(activation=["gelu", "logistic"], **kw).fit(X, Y)
     assert mixed.score(X, Y) > 0.6
     assert mixed.get_params()["activation"] == ["gelu", "logistic"]
@@ -44,7 +51,7 @@ def test_one_activation_per_hidden_layer():
     ).fit(X, Y)
     np.testing.assert_array_equal(
         pack_params(still.coefs_, still.intercepts_),
-        init_params((3, 8, 6, 3), ["gelu", "logistic"], random_state=0),
+        init_params((3, 8, 6, 3), ["gelu", "logistic"], random_state=seed),
     )
     # A list of one name repeated is that name.
     same = BackpropClassifier(activation=("tanh", "tanh"), **kw).fit(X, Y)
@@ -66,8 +73,9 @@ def test_one_activation_per_hidden_layer():
     ],
 )
 def test_bad_activation_fails_clearly_and_keeps_the_fitted_state(
-    activation, error, match
+    activation, error, match, problem
 ):
+    X, _, YR = problem
     est = BackpropRegressor((4, 3), random_state=0, max_iter=5).fit(X, YR)
     before = pickle.dumps(est)
     est.set_params(activation=activation)

@@ -243,10 +243,10 @@ def test_float32(make_problem, make_theta, product, loss):
     assert _rel(Hv32.astype(np.float64), Hv64) <= 1e-4
 
 
-def test_bad_arguments(make_problem):
+def test_bad_arguments(make_problem, seed):
     X, Y = make_problem("log_loss")
     sizes = (X.shape[1], 3, Y.shape[1])
-    theta = init_params(sizes, random_state=0)
+    theta = init_params(sizes, random_state=seed)
     for product in (hessian_vector_product, gauss_newton_vector_product):
         with pytest.raises(ValueError, match="v must have shape"):
             product(theta, theta[:-1], X, Y, sizes)
@@ -294,10 +294,10 @@ def test_huge_logits_are_finite_without_warnings(make_problem, make_theta, loss)
     ],
 )
 @pytest.mark.parametrize("loss", ["log_loss", "squared_error"])
-def test_minimize_with_hessp(make_problem, method, hessp, loss):
+def test_minimize_with_hessp(make_problem, method, hessp, loss, seed):
     X, Y = make_problem(loss, n_samples=30)
     sizes = (X.shape[1], 4, Y.shape[1])
-    theta0 = init_params(sizes, "tanh", random_state=0)
+    theta0 = init_params(sizes, "tanh", random_state=seed)
     args = (X, Y, sizes, "tanh", loss, 1e-2)
     J0, _ = cost_grad(theta0, *args)
     res = minimize(

@@ -79,7 +79,7 @@ UNEVEN = (1, 0, 40, 7, 1, 61, 40)  # 150 rows: a 0-row block and 1-row blocks
         (BackpropRegressor, "regression", "trust-ncg", "exact"),
     ],
 )
-def test_fit_matches_in_memory(client, Estimator, kind, solver, curvature):
+def test_fit_matches_in_memory(client, Estimator, kind, solver, curvature, seed):
     X, y, sw = _problem(kind=kind)
     params = dict(
         hidden_layer_sizes=(6,),
@@ -89,7 +89,7 @@ def test_fit_matches_in_memory(client, Estimator, kind, solver, curvature):
         alpha=1e-3,
         max_iter=6 if solver in ("L-BFGS-B", "gd") else 3,
         tol=0.0,
-        random_state=0,
+        random_state=seed,
     )
     memory = Estimator(**params).fit(X, y, sample_weight=sw)
     dask_fit = Estimator(**params).fit(
@@ -98,7 +98,7 @@ def test_fit_matches_in_memory(client, Estimator, kind, solver, curvature):
     _assert_same_fit(memory, dask_fit)
 
 
-def test_monotonic_fit_matches_in_memory(client):
+def test_monotonic_fit_matches_in_memory(client, seed):
     # The bounds live in the training settings: the same for any objective.
     X, y, sw = _problem(kind="binary")
     params = dict(
@@ -107,7 +107,7 @@ def test_monotonic_fit_matches_in_memory(client):
         monotonic_cst=[1, -1, 0, 0],
         max_iter=6,
         tol=0.0,
-        random_state=0,
+        random_state=seed,
     )
     memory = BackpropClassifier(**params).fit(X, y, sample_weight=sw)
     dask_fit = BackpropClassifier(**params).fit(
@@ -117,7 +117,7 @@ def test_monotonic_fit_matches_in_memory(client):
     assert (dask_fit.coefs_[0][0] >= 0).all() and (dask_fit.coefs_[1] >= 0).all()
 
 
-def test_cost_grad_and_hessp_match_in_memory(client):
+def test_cost_grad_and_hessp_match_in_memory(client, seed):
     from skbackprop._data import backend
 
     X, y, sw = _problem(kind="multiclass")
@@ -128,7 +128,7 @@ def test_cost_grad_and_hessp_match_in_memory(client):
     )
     net = objective.net
     Y = np.eye(3)[y]
-    rng = np.random.default_rng(1)
+    rng = np.random.default_rng(seed + 1)
     theta, v = rng.normal(size=(2, net.n_params))
     J, D = objective.cost_grad(theta)
     J0, D0 = net.cost_grad(theta, X, Y, sw, 0.1)
@@ -142,10 +142,10 @@ def test_cost_grad_and_hessp_match_in_memory(client):
     assert objective.weight_sum == pytest.approx(sw.sum(), rel=1e-14)
 
 
-def test_class_weight_and_float32(client):
+def test_class_weight_and_float32(client, seed):
     X, y, sw = _problem(kind="multiclass")
     X = X.astype(np.float32)
-    params = dict(hidden_layer_sizes=(4,), max_iter=8, random_state=0, tol=0.0)
+    params = dict(hidden_layer_sizes=(4,), max_iter=8, random_state=seed, tol=0.0)
     params["class_weight"] = "balanced"
     memory = BackpropClassifier(**params).fit(X, y)
     dask_fit = BackpropClassifier(**params).fit(_chunked(X, 37), _chunked(y, 37))
@@ -155,12 +155,12 @@ def test_class_weight_and_float32(client):
 
 
 @pytest.mark.filterwarnings("error:X does not have valid feature names")
-def test_dataframe_input(client):
+def test_dataframe_input(client, seed):
     pd = pytest.importorskip("pandas")
     dd = pytest.importorskip("dask.dataframe")
     X, y, sw = _problem(kind="binary")
     frame = pd.DataFrame(X, columns=["a", "b", "c", "d"])
-    params = dict(hidden_layer_sizes=(5,), max_iter=10, random_state=0, tol=0.0)
+    params = dict(hidden_layer_sizes=(5,), max_iter=10, random_state=seed, tol=0.0)
     memory = BackpropClassifier(**params).fit(frame, y, sample_weight=sw)
     Xd = dd.from_pandas(frame, npartitions=3)
     yd = dd.from_pandas(pd.Series(y), npartitions=3)
@@ -177,10 +177,10 @@ def test_dataframe_input(client):
 
 
 @pytest.mark.parametrize("kind", ["multiclass", "binary", "multilabel", "regression"])
-def test_predictions_are_lazy_and_equal(client, kind):
+def test_predictions_are_lazy_and_equal(client, kind, seed):
     X, y, sw = _problem(kind=kind)
     Estimator = BackpropRegressor if kind == "regression" else BackpropClassifier
-    est = Estimator((5,), max_iter=20, random_state=0).fit(X, y)
+    est = Estimator((5,), max_iter=20, random_state=seed).fit(X, y)
     Xd = _chunked(X, UNEVEN)
     pred = est.predict(Xd)
     assert isinstance(pred, da.Array)
@@ -202,10 +202,10 @@ def test_predictions_are_lazy_and_equal(client, kind):
             )
 
 
-def test_worker_failure_is_retried_or_reported(client):
+def test_worker_failure_is_retried_or_reported(client, seed):
     """Killing a worker mid-fit never yields a silently wrong gradient."""
     X, y, sw = _problem(n=600, kind="multiclass")
-    params = dict(hidden_layer_sizes=(6,), max_iter=10, random_state=0, tol=0.0)
+    params = dict(hidden_layer_sizes=(6,), max_iter=10, random_state=seed, tol=0.0)
     memory = BackpropClassifier(**params).fit(X, y, sample_weight=sw)
     pids = client.run(os.getpid)
     killed = []
@@ -260,11 +260,11 @@ def test_validation_runs_on_the_cluster(client):
         est.predict(_chunked(X[:, :3], 50))
 
 
-def test_local_scheduler_without_client():
+def test_local_scheduler_without_client(seed):
     """Without a Client the local threaded scheduler runs the same sums; the
     data are loaded once per fit, not once per evaluation."""
     X, y, sw = _problem(kind="regression")
-    params = dict(hidden_layer_sizes=(4,), max_iter=10, random_state=0, tol=0.0)
+    params = dict(hidden_layer_sizes=(4,), max_iter=10, random_state=seed, tol=0.0)
     memory = BackpropRegressor(**params).fit(X, y, sample_weight=sw)
     loads = []
 
@@ -306,7 +306,7 @@ def test_dask_stays_optional():
     "Estimator, kind",
     [(BackpropClassifier, "multiclass"), (BackpropRegressor, "regression")],
 )
-def test_levenberg_marquardt_matches_in_memory(client, Estimator, kind, geodesic):
+def test_levenberg_marquardt_matches_in_memory(client, Estimator, kind, geodesic, seed):
     # G and D summed over the blocks, as the gradient is; cost from forward
     # passes on the blocks; the geodesic acceleration's product too.
     X, y, sw = _problem(kind=kind)
@@ -318,7 +318,7 @@ def test_levenberg_marquardt_matches_in_memory(client, Estimator, kind, geodesic
         alpha=1e-3,
         max_iter=4,
         tol=0.0,
-        random_state=0,
+        random_state=seed,
     )
     memory = Estimator(**params).fit(X, y, sample_weight=sw)
     dask_fit = Estimator(**params).fit(

@@ -70,11 +70,11 @@ class _Recorder:
         return self.fun(theta, *args)
 
 
-def test_n_coords_and_random_state():
+def test_n_coords_and_random_state(seed):
     theta, args = _network_problem()
     n = theta.size
     rec = _Recorder(cost_grad, theta)
-    error = check_gradient(rec, theta, args, n_coords=5, random_state=0)
+    error = check_gradient(rec, theta, args, n_coords=5, random_state=seed)
     assert error <= 1e-8
     assert rec.calls == 1 + 2 * 5
     chosen = sorted(set(rec.coords))
@@ -82,23 +82,23 @@ def test_n_coords_and_random_state():
 
     # The same random_state checks the same coordinates, another one others.
     rec_same = _Recorder(cost_grad, theta)
-    check_gradient(rec_same, theta, args, n_coords=5, random_state=0)
+    check_gradient(rec_same, theta, args, n_coords=5, random_state=seed)
     assert sorted(set(rec_same.coords)) == chosen
     rec_other = _Recorder(cost_grad, theta)
-    check_gradient(rec_other, theta, args, n_coords=5, random_state=1)
+    check_gradient(rec_other, theta, args, n_coords=5, random_state=seed + 1)
     assert sorted(set(rec_other.coords)) != chosen
 
     # n_coords larger than the number of parameters checks every coordinate once.
     rec_all = _Recorder(cost_grad, theta)
-    check_gradient(rec_all, theta, args, n_coords=10 * n, random_state=0)
+    check_gradient(rec_all, theta, args, n_coords=10 * n, random_state=seed)
     assert rec_all.calls == 1 + 2 * n
     assert sorted(rec_all.coords) == sorted(2 * list(range(n)))
 
 
-def test_n_coords_only_sees_the_checked_coordinates():
+def test_n_coords_only_sees_the_checked_coordinates(seed):
     theta, args = _network_problem()
     rec = _Recorder(cost_grad, theta)
-    check_gradient(rec, theta, args, n_coords=5, random_state=0)
+    check_gradient(rec, theta, args, n_coords=5, random_state=seed)
     chosen = sorted(set(rec.coords))
     unchecked = next(k for k in range(theta.size) if k not in chosen)
 
@@ -109,7 +109,7 @@ def test_n_coords_only_sees_the_checked_coordinates():
             D[k] += 1.0
             return J, D
 
-        return check_gradient(fun, theta, args, n_coords=5, random_state=0)
+        return check_gradient(fun, theta, args, n_coords=5, random_state=seed)
 
     assert check_wrong_at(chosen[0]) > 1e-2
     assert check_wrong_at(unchecked) < 1e-8

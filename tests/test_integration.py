@@ -62,9 +62,9 @@ def test_pipeline_with_a_scaler():
     assert scaled.score(X_raw, y) > raw.score(X_raw, y)
 
 
-def test_grid_search_in_parallel():
+def test_grid_search_in_parallel(seed):
     grid = GridSearchCV(
-        BackpropClassifier(max_iter=30, random_state=0),
+        BackpropClassifier(max_iter=30, random_state=seed),
         {
             "hidden_layer_sizes": [(3,), (8,)],
             "alpha": [1e-4, 10.0],
@@ -84,7 +84,7 @@ def test_grid_search_in_parallel():
     assert grid.best_score_ > 0.8
     # The refit model is the best setting fitted on all the data.
     refit = quiet_fit(
-        BackpropClassifier(max_iter=30, random_state=0, **grid.best_params_), X, y
+        BackpropClassifier(max_iter=30, random_state=seed, **grid.best_params_), X, y
     )
     assert same_params(grid.best_estimator_, refit)
 
@@ -105,9 +105,12 @@ def test_cross_val_score():
     assert reg_scores.mean() > 0.8
 
 
-def test_clone():
+def test_clone(seed):
     est = BackpropClassifier(
-        hidden_layer_sizes=(4, 3), solver="gd", momentum=0.5, **{"random_state": 7}
+        hidden_layer_sizes=(4, 3),
+        solver="gd",
+        momentum=0.5,
+        **{"random_state": seed + 7},
     )
     quiet_fit(est, X, y)
     copy = clone(est)
@@ -172,14 +175,16 @@ def test_partial_fit_continues_identically_after_a_round_trip():
     ],
     ids=["lbfgs", "minibatch-gd", "gd-early-stopping"],
 )
-def test_bit_identical_fits_for_the_same_random_state(params):
+def test_bit_identical_fits_for_the_same_random_state(params, seed):
     a = quiet_fit(BackpropClassifier(**params, **SMALL), X, y)
     b = quiet_fit(BackpropClassifier(**params, **SMALL), X, y)
     assert same_params(a, b)
     assert a.loss_curve_ == b.loss_curve_
     assert a.n_iter_ == b.n_iter_
     other = quiet_fit(
-        BackpropClassifier(**params, hidden_layer_sizes=(6,), random_state=1), X, y
+        BackpropClassifier(**params, hidden_layer_sizes=(6,), random_state=seed + 1),
+        X,
+        y,
     )
     assert not np.array_equal(a.coefs_[0], other.coefs_[0])
 
@@ -207,10 +212,10 @@ def _our_initial_params(est, X, y):
     return clone(est).set_params(solver=stay).fit(X, y)
 
 
-def test_same_fit_as_sklearn_mlp_classifier_on_digits():
+def test_same_fit_as_sklearn_mlp_classifier_on_digits(seed):
     X, y = load_digits(return_X_y=True)
     X_train, X_test, y_train, y_test = train_test_split(
-        X, y, test_size=0.3, random_state=0, stratify=y
+        X, y, test_size=0.3, random_state=seed, stratify=y
     )
     scaler = StandardScaler().fit(X_train)
     X_train, X_test = scaler.transform(X_train), scaler.transform(X_test)
@@ -219,7 +224,7 @@ def test_same_fit_as_sklearn_mlp_classifier_on_digits():
         "alpha": 1e-3,
         "activation": "relu",
         "max_iter": 40,
-        "random_state": 0,
+        "random_state": seed,
     }
     theirs = MLPClassifier(solver="lbfgs", **params)
     ours = BackpropClassifier(solver="L-BFGS-B", **params)
@@ -238,7 +243,7 @@ def test_same_fit_as_sklearn_mlp_classifier_on_digits():
     np.testing.assert_array_equal(ours.classes_, theirs.classes_)
 
 
-def test_same_fit_as_sklearn_mlp_regressor_on_diabetes():
+def test_same_fit_as_sklearn_mlp_regressor_on_diabetes(seed):
     X, y = load_diabetes(return_X_y=True)
     X = StandardScaler().fit_transform(X)
     y = (y - y.mean()) / y.std()
@@ -247,7 +252,7 @@ def test_same_fit_as_sklearn_mlp_regressor_on_diabetes():
         "alpha": 1e-3,
         "activation": "tanh",
         "max_iter": 50,
-        "random_state": 0,
+        "random_state": seed,
     }
     theirs = MLPRegressor(solver="lbfgs", **params)
     ours = BackpropRegressor(solver="L-BFGS-B", **params)

@@ -34,10 +34,10 @@ def _params(est):
     return np.concatenate([p.ravel() for p in est.coefs_ + est.intercepts_])
 
 
-def test_converges_to_a_stationary_point_with_a_decreasing_loss():
+def test_converges_to_a_stationary_point_with_a_decreasing_loss(seed):
     X, y = _regression()
     est = BackpropRegressor((6,), "tanh", solver="lm", alpha=1e-3, tol=1e-8)
-    est.set_params(random_state=0).fit(X, y)
+    est.set_params(random_state=seed).fit(X, y)
     result = est.optimize_result_
     assert result.success and result.status == 1
     assert np.max(np.abs(result.jac)) <= 1e-8
@@ -51,9 +51,9 @@ def test_converges_to_a_stationary_point_with_a_decreasing_loss():
     assert est.loss_ == est.loss_curve_[-1]
 
 
-def test_reaches_lower_loss_than_lbfgs_in_fewer_iterations():
+def test_reaches_lower_loss_than_lbfgs_in_fewer_iterations(seed):
     X, y = _regression(n=150)
-    common = dict(activation="tanh", alpha=0.0, tol=0.0, random_state=0)
+    common = dict(activation="tanh", alpha=0.0, tol=0.0, random_state=seed)
     lbfgs = BackpropRegressor((8,), solver="L-BFGS-B", max_iter=100, **common)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
@@ -63,31 +63,31 @@ def test_reaches_lower_loss_than_lbfgs_in_fewer_iterations():
 
 
 @pytest.mark.parametrize("n_classes", [2, 3])
-def test_classifier(n_classes):
+def test_classifier(n_classes, seed):
     X, y = _classification(n_classes=n_classes)
-    est = BackpropClassifier((5,), "tanh", solver="lm", random_state=0).fit(X, y)
+    est = BackpropClassifier((5,), "tanh", solver="lm", random_state=seed).fit(X, y)
     assert est.optimize_result_.success
     assert est.score(X, y) > 0.9
     proba = est.predict_proba(X)
     np.testing.assert_allclose(proba.sum(axis=1), 1.0)
 
 
-def test_multilabel_and_poisson():
+def test_multilabel_and_poisson(seed):
     X, _ = _classification()
     Y = np.stack([X[:, 0] > 0, X[:, 1] + X[:, 2] > 0], axis=1).astype(int)
-    est = BackpropClassifier((5,), "tanh", solver="lm", random_state=0).fit(X, Y)
+    est = BackpropClassifier((5,), "tanh", solver="lm", random_state=seed).fit(X, Y)
     assert est.score(X, Y) > 0.8
-    counts = np.random.default_rng(0).poisson(np.exp(0.5 * X[:, 0]))
+    counts = np.random.default_rng(seed).poisson(np.exp(0.5 * X[:, 0]))
     reg = BackpropRegressor(
-        (4,), "tanh", solver="lm", loss="poisson", tol=1e-3, random_state=0
+        (4,), "tanh", solver="lm", loss="poisson", tol=1e-3, random_state=seed
     ).fit(X, counts)
     assert reg.optimize_result_.success
     assert np.all(reg.predict(X) > 0)
 
 
-def test_bit_reproducible_and_warm_start():
+def test_bit_reproducible_and_warm_start(seed):
     X, y = _regression()
-    params = dict(activation="tanh", solver="lm", max_iter=15, random_state=3)
+    params = dict(activation="tanh", solver="lm", max_iter=15, random_state=seed + 3)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         a = BackpropRegressor((5,), **params).fit(X, y)
@@ -99,16 +99,16 @@ def test_bit_reproducible_and_warm_start():
 
 
 @pytest.mark.parametrize("damping", ["trainlm", "nielsen"])
-def test_dampings_and_sample_weights(damping):
+def test_dampings_and_sample_weights(damping, seed):
     # Integer weights are repeated rows: the same cost, hence the same path.
     X, y = _regression(n=40)
-    sw = np.random.default_rng(0).integers(0, 3, 40)
+    sw = np.random.default_rng(seed).integers(0, 3, 40)
     params = dict(
         activation="tanh",
         solver="lm",
         alpha=0.1,
         tol=1e-9,
-        random_state=0,
+        random_state=seed,
         solver_options={"damping": damping, "mu": 0.01},
     )
     weighted = BackpropRegressor((4,), **params).fit(X, y, sample_weight=sw)
@@ -119,9 +119,9 @@ def test_dampings_and_sample_weights(damping):
     np.testing.assert_allclose(_params(weighted), _params(repeated), atol=1e-6)
 
 
-def test_float32_data():
+def test_float32_data(seed):
     X, y = _regression()
-    est = BackpropRegressor((4,), "tanh", solver="lm", random_state=0)
+    est = BackpropRegressor((4,), "tanh", solver="lm", random_state=seed)
     est.fit(X.astype(np.float32), y.astype(np.float32))
     assert est.coefs_[0].dtype == np.float32
     assert est.optimize_result_.success
@@ -150,9 +150,9 @@ def test_float32_data():
         ({"geodesic": True, "geodesic_ratio": 2.0}, None),
     ],
 )
-def test_bad_options_raise_and_leave_the_estimator_unchanged(options, match):
+def test_bad_options_raise_and_leave_the_estimator_unchanged(options, match, seed):
     X, y = _regression(n=30)
-    est = BackpropRegressor((3,), solver="lm", random_state=0).fit(X, y)
+    est = BackpropRegressor((3,), solver="lm", random_state=seed).fit(X, y)
     before = _params(est)
     est.set_params(solver_options=options)
     if match is None:  # valid: a fit that changes the weights
@@ -173,7 +173,7 @@ def test_bad_options_raise_and_leave_the_estimator_unchanged(options, match):
         ("binary_log_loss", "binary"),
     ],
 )
-def test_geodesic_acceleration_for_every_loss(loss, kind):
+def test_geodesic_acceleration_for_every_loss(loss, kind, seed):
     # Every loss lm trains: accelerated steps are taken (ngev counts the
     # acceleration passes), the loss decreases and the fit is reproducible
     # bit for bit.
@@ -182,7 +182,7 @@ def test_geodesic_acceleration_for_every_loss(loss, kind):
         y = np.round(np.exp(y))
     elif kind != "regression":
         X, y = _classification(n_classes=3 if kind == "multiclass" else 2)
-    sw = np.random.default_rng(0).uniform(0.5, 2.0, len(y))
+    sw = np.random.default_rng(seed).uniform(0.5, 2.0, len(y))
     Estimator = BackpropClassifier if kind in ("multiclass", "binary") else None
     params = dict(
         hidden_layer_sizes=(4,),
@@ -190,7 +190,7 @@ def test_geodesic_acceleration_for_every_loss(loss, kind):
         solver="lm",
         alpha=1e-3,
         max_iter=15,
-        random_state=0,
+        random_state=seed,
         solver_options={"geodesic": True},
     )
     if Estimator is None:
@@ -220,7 +220,7 @@ def test_geodesic_acceleration_for_every_loss(loss, kind):
         (["tanh", "relu"], False),
     ],
 )
-def test_geodesic_auto_follows_the_activations(activation, accelerated):
+def test_geodesic_auto_follows_the_activations(activation, accelerated, seed):
     # The default "auto": on when every hidden activation has a continuous
     # first derivative, off when a kinked one makes the Jacobian jump.
     X, y = _regression(n=60)
@@ -228,7 +228,7 @@ def test_geodesic_auto_follows_the_activations(activation, accelerated):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         reg = BackpropRegressor(
-            hidden, activation, solver="lm", max_iter=5, random_state=0
+            hidden, activation, solver="lm", max_iter=5, random_state=seed
         ).fit(X, y)
     assert (reg.optimize_result_.ngev > 0) is accelerated
 
@@ -259,7 +259,7 @@ def test_large_networks_are_refused(monkeypatch):
         BackpropRegressor((8,), solver="lm").fit(X, y)
 
 
-def test_callback_verbose_and_iteration_limit(capsys):
+def test_callback_verbose_and_iteration_limit(capsys, seed):
     X, y = _regression()
     seen = []
 
@@ -268,7 +268,7 @@ def test_callback_verbose_and_iteration_limit(capsys):
         return state.nit == 3
 
     est = BackpropRegressor(
-        (5,), "tanh", solver="lm", callback=callback, verbose=True, random_state=0
+        (5,), "tanh", solver="lm", callback=callback, verbose=True, random_state=seed
     ).fit(X, y)
     assert est.n_iter_ == 3 and seen == est.loss_curve_
     assert est.optimize_result_.status == 3
@@ -283,7 +283,7 @@ def test_callback_verbose_and_iteration_limit(capsys):
     assert result.nfev >= 3 and "cost evaluations" in result.message
 
 
-def test_early_stopping_keeps_the_best_validation_score():
+def test_early_stopping_keeps_the_best_validation_score(seed):
     X, y = _regression(n=200)
     est = BackpropRegressor(
         (30,),
@@ -294,18 +294,18 @@ def test_early_stopping_keeps_the_best_validation_score():
         early_stopping=True,
         n_iter_no_change=3,
         max_iter=200,
-        random_state=0,
+        random_state=seed,
     ).fit(X, y)
     scores = est.validation_scores_
     assert len(scores) == est.n_iter_ < 200
     assert est.best_validation_score_ == max(scores)
 
 
-def test_stops_when_no_step_lowers_the_loss():
+def test_stops_when_no_step_lowers_the_loss(seed):
     # With tol=0 a converged fit ends when mu passes mu_max: a minimum to
     # working precision, reported as success without a warning.
     X = np.linspace(-1, 1, 20)[:, None]
-    noise = np.random.default_rng(0).normal(scale=0.1, size=20)
+    noise = np.random.default_rng(seed).normal(scale=0.1, size=20)
     y = (
         2 * X.ravel()
         + 1
@@ -324,9 +324,9 @@ def test_stops_when_no_step_lowers_the_loss():
     np.testing.assert_allclose(est.intercepts_[0], [1.0], atol=1e-8)
 
 
-def test_fitted_estimator_pickles():
+def test_fitted_estimator_pickles(seed):
     X, y = _classification()
-    est = BackpropClassifier((4,), solver="lm", max_iter=5, random_state=0)
+    est = BackpropClassifier((4,), solver="lm", max_iter=5, random_state=seed)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         est.fit(X, y)
@@ -396,7 +396,7 @@ def test_non_finite_start_raises():
         _run(_Quadratic(far=1.0), [5.0, 5.0])
 
 
-def test_interrupt_keeps_the_last_iterate():
+def test_interrupt_keeps_the_last_iterate(seed):
     X, y = _regression()
 
     def callback(state):
@@ -405,16 +405,16 @@ def test_interrupt_keeps_the_last_iterate():
 
     with pytest.warns(ConvergenceWarning, match="interrupted"):
         est = BackpropRegressor(
-            (4,), "tanh", solver="lm", callback=callback, random_state=0
+            (4,), "tanh", solver="lm", callback=callback, random_state=seed
         ).fit(X, y)
     assert est.n_iter_ == 2 and est.loss_ == est.loss_curve_[-1]
 
 
-def test_in_memory_objective_serves_lm():
+def test_in_memory_objective_serves_lm(seed):
     X, y = _regression(n=25)
     net = Network((2, 3, 1), "tanh", "squared_error")
     objective = InMemoryObjective(net, X, y[:, None], None, 0.1)
-    theta = np.random.default_rng(0).normal(size=net.n_params)
+    theta = np.random.default_rng(seed).normal(size=net.n_params)
     J, D, G = objective.gauss_newton(theta)
     J0, D0 = objective.cost_grad(theta)
     assert objective.cost(theta) == pytest.approx(J0, rel=1e-13)

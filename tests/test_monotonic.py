@@ -77,10 +77,10 @@ def _assert_bounds(est, cst):
 
 
 # -- the guarantee ------------------------------------------------------------------
-def test_unconstrained_fits_are_not_monotone_here():
+def test_unconstrained_fits_are_not_monotone_here(seed):
     # Without this, the tests below would prove nothing.
     est = BackpropRegressor(
-        (16,), "tanh", max_iter=300, alpha=1e-4, random_state=0
+        (16,), "tanh", max_iter=300, alpha=1e-4, random_state=seed
     ).fit(X, Y_REG)
     assert _increments(est.predict, CST).min() < -0.05
 
@@ -96,9 +96,9 @@ def test_unconstrained_fits_are_not_monotone_here():
         ((8, 6, 4), ["leaky_relu", "tanh", "identity"]),
     ],
 )
-def test_regressor_is_monotone_on_random_lines(hidden, activation):
+def test_regressor_is_monotone_on_random_lines(hidden, activation, seed):
     est = BackpropRegressor(
-        hidden, activation, monotonic_cst=CST, max_iter=200, random_state=0
+        hidden, activation, monotonic_cst=CST, max_iter=200, random_state=seed
     ).fit(X, Y_REG)
     _assert_bounds(est, CST)
     assert_monotone(est.predict, CST)
@@ -106,8 +106,8 @@ def test_regressor_is_monotone_on_random_lines(hidden, activation):
 
 
 @pytest.mark.parametrize("solver", solvers.names(lambda s: s.bounds))
-def test_every_bounded_solver_keeps_the_constraints(solver):
-    params = {"max_iter": 40, "random_state": 0}
+def test_every_bounded_solver_keeps_the_constraints(solver, seed):
+    params = {"max_iter": 40, "random_state": seed}
     if solver == "gd":
         params.update(learning_rate_init=0.05, momentum=0.9)
     est = BackpropClassifier(
@@ -117,7 +117,7 @@ def test_every_bounded_solver_keeps_the_constraints(solver):
     assert_monotone(_proba(est), CST)
 
 
-def test_mini_batch_and_partial_fit_keep_the_constraints():
+def test_mini_batch_and_partial_fit_keep_the_constraints(seed):
     est = BackpropRegressor(
         (6, 4),
         "elu",
@@ -127,7 +127,7 @@ def test_mini_batch_and_partial_fit_keep_the_constraints():
         learning_rate_init=0.01,
         monotonic_cst=CST,
         max_iter=20,
-        random_state=0,
+        random_state=seed,
     )
     est.partial_fit(X, Y_REG).partial_fit(X, Y_REG)
     _assert_bounds(est, CST)
@@ -136,25 +136,25 @@ def test_mini_batch_and_partial_fit_keep_the_constraints():
     assert_monotone(est.predict, CST)
 
 
-def test_poisson_multioutput_and_multilabel_are_monotone():
+def test_poisson_multioutput_and_multilabel_are_monotone(seed):
     counts = RNG.poisson(np.exp(0.3 * np.clip(F, -3, 3)))
     poisson = BackpropRegressor(
-        (6,), "tanh", loss="poisson", monotonic_cst=CST, random_state=0
+        (6,), "tanh", loss="poisson", monotonic_cst=CST, random_state=seed
     ).fit(X, counts)
     assert_monotone(poisson.predict, CST)
-    two = BackpropRegressor((6,), "tanh", monotonic_cst=CST, random_state=0)
+    two = BackpropRegressor((6,), "tanh", monotonic_cst=CST, random_state=seed)
     two.fit(X, np.c_[Y_REG, 2 * F])
     assert_monotone(two.predict, CST)
     labels = np.c_[Y_BIN, F > 1]
-    multilabel = BackpropClassifier((6,), monotonic_cst=CST, random_state=0)
+    multilabel = BackpropClassifier((6,), monotonic_cst=CST, random_state=seed)
     multilabel.fit(X, labels)
     assert_monotone(multilabel.predict_proba, CST)
 
 
-def test_constraints_by_feature_name_equal_the_array():
+def test_constraints_by_feature_name_equal_the_array(seed):
     pd = pytest.importorskip("pandas")
     frame = pd.DataFrame(X, columns=["a", "b", "c", "d"])
-    kw = {"hidden_layer_sizes": (5,), "max_iter": 30, "random_state": 0}
+    kw = {"hidden_layer_sizes": (5,), "max_iter": 30, "random_state": seed}
     by_name = BackpropRegressor(monotonic_cst={"b": -1, "a": 1}, **kw)
     by_index = BackpropRegressor(monotonic_cst=CST, **kw)
     by_name.fit(frame, Y_REG)
@@ -162,8 +162,8 @@ def test_constraints_by_feature_name_equal_the_array():
     np.testing.assert_array_equal(by_name.coefs_[0], by_index.coefs_[0])
 
 
-def test_no_constraint_is_the_unconstrained_fit():
-    kw = {"hidden_layer_sizes": (5,), "max_iter": 30, "random_state": 0}
+def test_no_constraint_is_the_unconstrained_fit(seed):
+    kw = {"hidden_layer_sizes": (5,), "max_iter": 30, "random_state": seed}
     free = BackpropRegressor(**kw).fit(X, Y_REG)
     zeros = BackpropRegressor(monotonic_cst=[0, 0, 0, 0], **kw).fit(X, Y_REG)
     np.testing.assert_array_equal(zeros.coefs_[0], free.coefs_[0])
@@ -171,8 +171,8 @@ def test_no_constraint_is_the_unconstrained_fit():
     BackpropRegressor(solver="CG", monotonic_cst=[0] * 4, **kw).fit(X, Y_REG)
 
 
-def test_warm_start_from_an_unconstrained_fit():
-    est = BackpropRegressor((6,), "tanh", warm_start=True, random_state=0)
+def test_warm_start_from_an_unconstrained_fit(seed):
+    est = BackpropRegressor((6,), "tanh", warm_start=True, random_state=seed)
     est.fit(X, Y_REG)
     est.set_params(monotonic_cst=CST).fit(X, Y_REG)
     _assert_bounds(est, CST)
@@ -193,8 +193,8 @@ BAD = [
 
 
 @pytest.mark.parametrize("params, match", [c[1:] for c in BAD], ids=[c[0] for c in BAD])
-def test_bad_constraints_fail_clearly_and_keep_the_fitted_state(params, match):
-    est = BackpropClassifier((3, 2), random_state=0, max_iter=5).fit(X, Y_BIN)
+def test_bad_constraints_fail_clearly_and_keep_the_fitted_state(params, match, seed):
+    est = BackpropClassifier((3, 2), random_state=seed, max_iter=5).fit(X, Y_BIN)
     before = pickle.dumps(est)
     est.set_params(**{"monotonic_cst": CST, **params})
     with pytest.raises(ValueError, match=match):

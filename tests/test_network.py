@@ -280,7 +280,7 @@ def test_new_activations_float32(make_theta, make_problem, activation):
     np.testing.assert_allclose(D32, D64, rtol=1e-4, atol=1e-5 * np.abs(D64).max())
 
 
-def test_one_name_equals_the_same_name_per_layer(make_theta, make_problem):
+def test_one_name_equals_the_same_name_per_layer(make_theta, make_problem, seed):
     X, Y = make_problem("log_loss")
     sizes = _sizes(X, Y, (4, 3))
     for name in ["tanh", "gelu"]:
@@ -290,8 +290,8 @@ def test_one_name_equals_the_same_name_per_layer(make_theta, make_problem):
         assert J_l == J
         np.testing.assert_array_equal(D_l, D)
         np.testing.assert_array_equal(
-            init_params(sizes, [name, name], random_state=0),
-            init_params(sizes, name, random_state=0),
+            init_params(sizes, [name, name], random_state=seed),
+            init_params(sizes, name, random_state=seed),
         )
 
 
@@ -327,11 +327,11 @@ def test_new_activations_at_extreme_inputs():
 @pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
 @pytest.mark.parametrize("loss", LOSSES)
 def test_integer_sample_weight_equals_repeated_rows(
-    make_theta, make_problem, loss, sparse
+    make_theta, make_problem, loss, sparse, seed
 ):
     X, Y = make_problem(loss, sparse=sparse)
     sizes = _sizes(X, Y, (4, 3))
-    sw = np.random.default_rng(2).integers(0, 4, X.shape[0])  # zeros drop rows
+    sw = np.random.default_rng(seed + 2).integers(0, 4, X.shape[0])  # zeros drop rows
     theta = make_theta(X, sizes, "logistic")
     J, D = cost_grad(theta, X, Y, sizes, "logistic", loss, 0.5, sw)
     idx = np.repeat(np.arange(X.shape[0]), sw)
@@ -341,12 +341,12 @@ def test_integer_sample_weight_equals_repeated_rows(
 
 
 @pytest.mark.parametrize("loss", LOSSES)
-def test_row_permutation_invariance(make_theta, make_problem, loss):
+def test_row_permutation_invariance(make_theta, make_problem, loss, seed):
     X, Y = make_problem(loss)
     sizes = _sizes(X, Y, (4, 3))
     sw = _weights(X.shape[0])
     theta = make_theta(X, sizes, "relu")
-    perm = np.random.default_rng(3).permutation(X.shape[0])
+    perm = np.random.default_rng(seed + 3).permutation(X.shape[0])
     J, D = cost_grad(theta, X, Y, sizes, "relu", loss, 0.5, sw)
     J_p, D_p = cost_grad(theta, X[perm], Y[perm], sizes, "relu", loss, 0.5, sw[perm])
     assert J_p == pytest.approx(J, rel=1e-13)
@@ -410,12 +410,12 @@ def test_n_params():
     assert n_params((4, 3, 2)) == (4 + 1) * 3 + (3 + 1) * 2
 
 
-def test_layout_matches_sklearn_mlp():
-    rng = np.random.default_rng(0)
+def test_layout_matches_sklearn_mlp(seed):
+    rng = np.random.default_rng(seed)
     X, y = rng.normal(size=(30, 4)), rng.integers(0, 3, 30)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        clf = MLPClassifier((5, 3), max_iter=1, random_state=0).fit(X, y)
+        clf = MLPClassifier((5, 3), max_iter=1, random_state=seed).fit(X, y)
     sizes = (4, 5, 3, 3)
     theta = pack_params(clf.coefs_, clf.intercepts_)
     assert theta.size == n_params(sizes)
@@ -432,10 +432,10 @@ def test_layout_matches_sklearn_mlp():
 
 
 @pytest.mark.parametrize("activation", ACTIVATIONS)
-def test_init_params_equals_sklearn_initial_weights(activation):
+def test_init_params_equals_sklearn_initial_weights(activation, seed):
     # SGD with a learning rate of 1e-300 cannot move the weights from
     # scikit-learn's initial draw, so coefs_ after fit are the initial weights.
-    rng = np.random.default_rng(0)
+    rng = np.random.default_rng(seed)
     X, y = rng.normal(size=(20, 4)), rng.integers(0, 3, 20)
     clf = MLPClassifier(
         (5, 3),
@@ -443,20 +443,20 @@ def test_init_params_equals_sklearn_initial_weights(activation):
         solver="sgd",
         learning_rate_init=1e-300,
         max_iter=1,
-        random_state=0,
+        random_state=seed,
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         clf.fit(X, y)
-    theta = init_params((4, 5, 3, 3), activation, random_state=0)
+    theta = init_params((4, 5, 3, 3), activation, random_state=seed)
     np.testing.assert_array_equal(theta, pack_params(clf.coefs_, clf.intercepts_))
 
 
-def test_init_params_per_layer_glorot_factor():
+def test_init_params_per_layer_glorot_factor(seed):
     # Each W(l) takes the factor of the activation it feeds; the output
     # layer that of the last hidden layer.
     sizes = (4, 5, 3, 2)
-    rs = np.random.RandomState(7)
+    rs = np.random.RandomState(seed + 7)
     coefs, intercepts = [], []
     for (n_in, n_out), factor in zip(
         zip(sizes[:-1], sizes[1:], strict=True), [2.0, 6.0, 6.0], strict=True
@@ -464,7 +464,7 @@ def test_init_params_per_layer_glorot_factor():
         bound = np.sqrt(factor / (n_in + n_out))
         coefs.append(rs.uniform(-bound, bound, (n_in, n_out)))
         intercepts.append(rs.uniform(-bound, bound, n_out))
-    theta = init_params(sizes, ["logistic", "gelu"], random_state=7)
+    theta = init_params(sizes, ["logistic", "gelu"], random_state=seed + 7)
     np.testing.assert_array_equal(theta, pack_params(coefs, intercepts))
     with pytest.raises(ValueError, match="activation has 1 name.s. but the network"):
         init_params(sizes, ["tanh"])
@@ -472,20 +472,20 @@ def test_init_params_per_layer_glorot_factor():
         init_params(sizes, "swish")
 
 
-def test_init_params_glorot():
+def test_init_params_glorot(seed):
     sizes = (4, 5, 3)
-    rs = np.random.RandomState(7)
+    rs = np.random.RandomState(seed + 7)
     coefs, intercepts = [], []
     for n_in, n_out in zip(sizes[:-1], sizes[1:], strict=True):
         bound = np.sqrt(2.0 / (n_in + n_out))  # logistic: factor 2
         coefs.append(rs.uniform(-bound, bound, (n_in, n_out)))
         intercepts.append(rs.uniform(-bound, bound, n_out))
-    theta = init_params(sizes, "logistic", random_state=7)
+    theta = init_params(sizes, "logistic", random_state=seed + 7)
     np.testing.assert_array_equal(theta, pack_params(coefs, intercepts))
-    theta32 = init_params(sizes, "logistic", random_state=7, dtype=np.float32)
+    theta32 = init_params(sizes, "logistic", random_state=seed + 7, dtype=np.float32)
     assert theta32.dtype == np.float32
     np.testing.assert_array_equal(theta32, theta.astype(np.float32))
-    assert not np.array_equal(init_params(sizes, "tanh", random_state=7), theta)
+    assert not np.array_equal(init_params(sizes, "tanh", random_state=seed + 7), theta)
 
 
 # Narrow layers use a contiguous copy of W' for the hidden signals, wide ones
@@ -493,9 +493,9 @@ def test_init_params_glorot():
 @pytest.mark.parametrize("hidden", [(5, 3), (70, 66)], ids=["narrow", "wide"])
 @pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
 @pytest.mark.parametrize("activation", ACTIVATIONS)
-def test_cost_grad_equals_sklearn_loss(make_theta, activation, weighted, hidden):
+def test_cost_grad_equals_sklearn_loss(make_theta, activation, weighted, hidden, seed):
     # Same cost convention as MLPClassifier: mean loss + alpha/(2 S) ||W||^2.
-    rng = np.random.default_rng(0)
+    rng = np.random.default_rng(seed)
     X, y = rng.normal(size=(40, 4)), rng.integers(0, 4, 40)
     Y = np.eye(4)[y]
     sw = _weights(40) if weighted else None
@@ -506,7 +506,7 @@ def test_cost_grad_equals_sklearn_loss(make_theta, activation, weighted, hidden)
         alpha=alpha,
         solver="lbfgs",
         max_iter=1,
-        random_state=0,
+        random_state=seed,
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
@@ -595,10 +595,10 @@ def test_bad_pack_arguments():
 
 
 @pytest.mark.parametrize("loss", LOSSES)
-def test_minimize_lbfgs_reduces_cost(make_problem, loss):
+def test_minimize_lbfgs_reduces_cost(make_problem, loss, seed):
     X, Y = make_problem(loss, n_samples=30)
     sizes = _sizes(X, Y, (5,))
-    theta0 = init_params(sizes, "tanh", random_state=0)
+    theta0 = init_params(sizes, "tanh", random_state=seed)
     args = (X, Y, sizes, "tanh", loss, 1e-2)
     J0, _ = cost_grad(theta0, *args)
     res = minimize(

@@ -675,7 +675,9 @@ def _finite_model(est):
     ],
 )
 @pytest.mark.parametrize("activation", ["relu", "identity", "tanh"])
-def test_diverging_gradient_descent_stops_and_warns(Estimator, y, loss, activation):
+def test_diverging_gradient_descent_stops_and_warns(
+    Estimator, y, loss, activation, seed
+):
     kwargs = {} if loss is None else {"loss": loss}
     seen = []
     est = Estimator(
@@ -685,7 +687,7 @@ def test_diverging_gradient_descent_stops_and_warns(Estimator, y, loss, activati
         momentum=0.9,
         learning_rate_init=1e3,
         max_iter=100,
-        random_state=0,
+        random_state=seed,
         callback=lambda state: seen.append(state.x),
         **kwargs,
     )
@@ -702,11 +704,11 @@ def test_diverging_gradient_descent_stops_and_warns(Estimator, y, loss, activati
 
 
 @pytest.mark.parametrize("batch_size", [None, 30])
-def test_loss_blown_up_without_overflow_warns(batch_size):
+def test_loss_blown_up_without_overflow_warns(batch_size, seed):
     # Steps far too large that never overflow: the fit ends with a finite but
     # useless loss, and says so.  Mini-batch descent compares with its first
     # batch's loss at the starting weights; full-batch with the full cost.
-    rng = np.random.default_rng(0)
+    rng = np.random.default_rng(seed)
     X_ = rng.normal(size=(300, 5))
     y_ = (X_[:, 0] + X_[:, 1] > 0).astype(int) + (X_[:, 2] > 0)
     est = BackpropClassifier(
@@ -715,7 +717,7 @@ def test_loss_blown_up_without_overflow_warns(batch_size):
         batch_size=batch_size,
         learning_rate_init=100.0,
         max_iter=20,
-        random_state=0,
+        random_state=seed,
     )
     with pytest.warns(ConvergenceWarning, match="loss rose from") as record:
         est.fit(X_, y_)
@@ -726,7 +728,7 @@ def test_loss_blown_up_without_overflow_warns(batch_size):
     _finite_model(est)
 
 
-def test_divergence_keeps_the_last_finite_parameters():
+def test_divergence_keeps_the_last_finite_parameters(seed):
     # The callback sees every iterate with a finite loss; the loss of the
     # next one is not finite: the last one the callback saw is kept.
     seen = []
@@ -736,7 +738,7 @@ def test_divergence_keeps_the_last_finite_parameters():
         solver="gd",
         learning_rate_init=5.0,
         max_iter=500,
-        random_state=0,
+        random_state=seed,
         callback=lambda state: seen.append((state.x, state.fun)),
     )
     with pytest.warns(ConvergenceWarning, match=r"non-finite \((inf|nan)\).*kept"):
@@ -751,7 +753,7 @@ def test_divergence_keeps_the_last_finite_parameters():
 @pytest.mark.parametrize(
     "case", ["X*1e6-clf", "y*1e6", "poisson-huge-counts", "X*1e6-reg"]
 )
-def test_scipy_solvers_never_return_non_finite_weights(solver, case):
+def test_scipy_solvers_never_return_non_finite_weights(solver, case, seed):
     X_, y, Estimator, kwargs = {
         "X*1e6-clf": (X * 1e6, Y3, BackpropClassifier, {}),
         "y*1e6": (X, YR * 1e6, BackpropRegressor, {}),
@@ -759,7 +761,7 @@ def test_scipy_solvers_never_return_non_finite_weights(solver, case):
         "X*1e6-reg": (X * 1e6, YR, BackpropRegressor, {}),
     }[case]
     est = Estimator(
-        hidden_layer_sizes=(4,), solver=solver, max_iter=20, random_state=0, **kwargs
+        hidden_layer_sizes=(4,), solver=solver, max_iter=20, random_state=seed, **kwargs
     )
     with warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)
@@ -774,7 +776,7 @@ def test_scipy_solvers_never_return_non_finite_weights(solver, case):
 
 @pytest.mark.parametrize("activation", ["relu", "tanh", "logistic", "identity"])
 @pytest.mark.parametrize("solver", ["L-BFGS-B", "gd"])
-def test_extreme_feature_scales(activation, solver):
+def test_extreme_feature_scales(activation, solver, seed):
     Xb = X * 1e6
     with warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)
@@ -790,7 +792,7 @@ def test_extreme_feature_scales(activation, solver):
                 activation=activation,
                 solver=solver,
                 max_iter=10,
-                random_state=0,
+                random_state=seed,
             )
             if est.get_params().get("loss") == "poisson" and activation in (
                 "relu",
@@ -829,14 +831,14 @@ def _interrupt_at(k, seen):
     "solver", ["gd", "L-BFGS-B", "CG", "TNC", "BFGS", "Newton-CG", "trust-krylov"]
 )
 @pytest.mark.parametrize("Estimator", [BackpropClassifier, BackpropRegressor])
-def test_ctrl_c_in_the_callback_keeps_a_usable_model(Estimator, solver):
+def test_ctrl_c_in_the_callback_keeps_a_usable_model(Estimator, solver, seed):
     seen = []
     y = Y3 if Estimator is BackpropClassifier else YR
     est = Estimator(
         hidden_layer_sizes=(4,),
         solver=solver,
         max_iter=200,
-        random_state=0,
+        random_state=seed,
         callback=_interrupt_at(3, seen),
     )
     with pytest.warns(ConvergenceWarning, match=r"^Training interrupted by user\.$"):
@@ -858,7 +860,9 @@ def test_ctrl_c_in_the_callback_keeps_a_usable_model(Estimator, solver):
 
 @pytest.mark.parametrize("solver", ["gd", "L-BFGS-B", "CG", "TNC"])
 @pytest.mark.parametrize("n_calls", [1, 5])
-def test_ctrl_c_inside_the_objective_keeps_a_usable_model(solver, n_calls, monkeypatch):
+def test_ctrl_c_inside_the_objective_keeps_a_usable_model(
+    solver, n_calls, monkeypatch, seed
+):
     # Ctrl-C most often lands inside a cost evaluation.
     calls = {"n": 0}
     original = _Objective.cost_grad
@@ -875,7 +879,7 @@ def test_ctrl_c_inside_the_objective_keeps_a_usable_model(solver, n_calls, monke
         hidden_layer_sizes=(4,),
         solver=solver,
         max_iter=100,
-        random_state=0,
+        random_state=seed,
         callback=seen.append,
     )
     with pytest.warns(ConvergenceWarning, match="Training interrupted by user"):
@@ -889,12 +893,12 @@ def test_ctrl_c_inside_the_objective_keeps_a_usable_model(solver, n_calls, monke
         assert np.isfinite(theta).all()
         assert not np.array_equal(theta, seen[0].x)
     else:  # the initial parameters
-        rng = np.random.RandomState(0)
+        rng = np.random.RandomState(seed)
         assert np.array_equal(theta, init_params((3, 4, 3), "relu", rng))
     assert set(est.predict(X)) <= {0, 1, 2}
 
 
-def test_ctrl_c_keeps_the_best_parameters_with_early_stopping():
+def test_ctrl_c_keeps_the_best_parameters_with_early_stopping(seed):
     seen = []
     est = BackpropClassifier(
         hidden_layer_sizes=(4,),
@@ -904,7 +908,7 @@ def test_ctrl_c_keeps_the_best_parameters_with_early_stopping():
         validation_fraction=0.25,
         n_iter_no_change=50,
         max_iter=200,
-        random_state=0,
+        random_state=seed,
         callback=_interrupt_at(12, seen),
     )
     with pytest.warns(ConvergenceWarning, match="Training interrupted by user"):
@@ -927,8 +931,8 @@ def test_ctrl_c_during_partial_fit():
 
 # -- concurrency ------------------------------------------------------------------
 @pytest.mark.parametrize("chunk_size", [None, 37])
-def test_one_model_predicts_from_many_threads(chunk_size):
-    rng = np.random.default_rng(1)
+def test_one_model_predicts_from_many_threads(chunk_size, seed):
+    rng = np.random.default_rng(seed + 1)
     X_big = rng.normal(size=(300, 3))
     y_big = np.digitize(X_big[:, 0] + X_big[:, 1], [-1, 0, 1])
     with warnings.catch_warnings():
@@ -937,11 +941,14 @@ def test_one_model_predicts_from_many_threads(chunk_size):
             hidden_layer_sizes=(16, 8),
             activation="tanh",
             max_iter=30,
-            random_state=0,
+            random_state=seed,
             chunk_size=chunk_size,
         ).fit(X_big, y_big)
         reg = BackpropRegressor(
-            hidden_layer_sizes=(16,), max_iter=30, random_state=0, chunk_size=chunk_size
+            hidden_layer_sizes=(16,),
+            max_iter=30,
+            random_state=seed,
+            chunk_size=chunk_size,
         ).fit(X_big, X_big @ [1.0, -2.0, 0.5])
     inputs = [rng.normal(size=(rng.integers(1, 400), 3)) for _ in range(24)]
     tasks = [

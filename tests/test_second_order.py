@@ -154,10 +154,10 @@ def test_newton_solvers_reach_a_low_loss(solver, curvature, kind):
 @pytest.mark.parametrize("curvature", CURVATURES)
 @pytest.mark.parametrize("solver", NEWTON_SOLVERS)
 def test_hessp_given_to_scipy_is_the_exact_product(
-    monkeypatch, solver, curvature, kind
+    monkeypatch, solver, curvature, kind, seed
 ):
     X, y = _problem(kind, n_samples=40)
-    rng = np.random.default_rng(1)
+    rng = np.random.default_rng(seed + 1)
     sample_weight = rng.uniform(0.2, 3.0, size=X.shape[0])
     params = {"class_weight": "balanced"} if kind == "binary" else {}
     est = _estimator(
@@ -175,8 +175,8 @@ def test_hessp_given_to_scipy_is_the_exact_product(
     reference = PRODUCTS[curvature]
     other = PRODUCTS["gauss-newton" if curvature == "exact" else "exact"]
     for theta in (call["x0"], _theta(est)):
-        for seed in range(3):
-            v = np.random.default_rng(seed).normal(size=theta.size)
+        for k in range(3):
+            v = np.random.default_rng(k).normal(size=theta.size)
             Hv = call["hessp"](theta, v)
             assert Hv.dtype == np.float64
             np.testing.assert_allclose(
@@ -187,7 +187,7 @@ def test_hessp_given_to_scipy_is_the_exact_product(
 
 
 @pytest.mark.parametrize("curvature", CURVATURES)
-def test_callable_solver_receives_hessp(curvature):
+def test_callable_solver_receives_hessp(curvature, seed):
     # A custom minimizer in SciPy's protocol gets the curvature products too.
     X, y = _problem("multiclass", n_samples=50)
     received = {}
@@ -214,7 +214,7 @@ def test_callable_solver_receives_hessp(curvature):
     assert est.n_iter_ == len(est.loss_curve_)
     Y, loss, sizes, _ = _encoded(est, "multiclass", X, y)
     theta = received["x0"]
-    v = np.random.default_rng(0).normal(size=theta.size)
+    v = np.random.default_rng(seed).normal(size=theta.size)
     np.testing.assert_allclose(
         received["hessp"](theta, v),
         PRODUCTS[curvature](theta, v, X, Y, sizes, "tanh", loss, est.alpha),
@@ -227,7 +227,7 @@ def test_callable_solver_receives_hessp(curvature):
 @pytest.mark.parametrize("kind", ["multiclass", "regression"])
 @pytest.mark.parametrize("curvature", CURVATURES)
 @pytest.mark.parametrize("solver", NEWTON_SOLVERS)
-def test_float32(monkeypatch, solver, curvature, kind):
+def test_float32(monkeypatch, solver, curvature, kind, seed):
     X, y = _problem(kind)
     X32 = X.astype(np.float32)
     spy = _Spy(monkeypatch)
@@ -238,7 +238,7 @@ def test_float32(monkeypatch, solver, curvature, kind):
     # The products are computed in float32 and handed to SciPy in float64.
     Y, loss, sizes, _ = _encoded(est, kind, X32, y)
     theta = _theta(est)
-    v = np.random.default_rng(0).normal(size=theta.size)
+    v = np.random.default_rng(seed).normal(size=theta.size)
     Hv = spy.calls[0]["hessp"](theta, v)
     assert Hv.dtype == np.float64
     ref32 = PRODUCTS[curvature](theta, v, X32, Y, sizes, "tanh", loss, est.alpha)

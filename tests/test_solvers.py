@@ -105,9 +105,9 @@ def test_scipy_method_reduces_the_loss(solver):
 
 
 @pytest.mark.parametrize("solver", ["Nelder-Mead", "Powell", "nelder-mead"])
-def test_derivative_free_method_on_a_tiny_network(solver):
+def test_derivative_free_method_on_a_tiny_network(solver, seed):
     est = BackpropClassifier(hidden_layer_sizes=(2,), solver=solver, max_iter=2)
-    est.set_params(random_state=0)
+    est.set_params(random_state=seed)
     J0 = initial_loss(est, X, y)
     with pytest.warns(ConvergenceWarning, match="did not converge"):
         est.fit(X, y)
@@ -348,7 +348,7 @@ def test_gd_is_full_batch_by_default(monkeypatch):
     assert spy.rows == []
 
 
-def test_mini_batches_are_reshuffled_every_epoch(monkeypatch):
+def test_mini_batches_are_reshuffled_every_epoch(monkeypatch, seed):
     spy = _RowSpy(monkeypatch)
     est = BackpropClassifier(solver="gd", batch_size=32, max_iter=3, **SMALL)
     quiet_fit(est, X, y)
@@ -365,7 +365,7 @@ def test_mini_batches_are_reshuffled_every_epoch(monkeypatch):
     quiet_fit(clone(est), X, y)
     assert all(np.array_equal(a, b) for a, b in zip(first, spy.rows, strict=True))
     spy.rows = []
-    quiet_fit(clone(est).set_params(random_state=1), X, y)
+    quiet_fit(clone(est).set_params(random_state=seed + 1), X, y)
     assert not np.array_equal(first[0], spy.rows[0])
 
     # shuffle=False: the rows in order, every epoch.
@@ -435,7 +435,7 @@ def test_gd_max_iter_warns():
         BackpropClassifier(solver="gd", max_iter=5, **SMALL).fit(X, y)
 
 
-def test_diverging_gd_stops_with_finite_weights_and_advice():
+def test_diverging_gd_stops_with_finite_weights_and_advice(seed):
     X_big = Xr * 100.0  # unscaled inputs and a huge step: the loss explodes
     for activation in ("identity", "tanh"):
         est = BackpropRegressor(
@@ -444,7 +444,7 @@ def test_diverging_gd_stops_with_finite_weights_and_advice():
             solver="gd",
             learning_rate_init=1e3,
             max_iter=50,
-            random_state=0,
+            random_state=seed,
         )
         with pytest.warns(ConvergenceWarning, match="smaller learning_rate_init"):
             est.fit(X_big, yr)
@@ -507,9 +507,9 @@ def test_early_stopping_split_is_stratified():
         assert est.validation_scores_[-1] == 0.5
 
 
-def test_early_stopping_regressor_scores_r2():
+def test_early_stopping_regressor_scores_r2(seed):
     est = BackpropRegressor(
-        hidden_layer_sizes=(6,), early_stopping=True, random_state=0, max_iter=100
+        hidden_layer_sizes=(6,), early_stopping=True, random_state=seed, max_iter=100
     )
     quiet_fit(est, Xr, yr)
     assert 0.9 < est.best_validation_score_ <= 1.0

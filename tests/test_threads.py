@@ -75,11 +75,12 @@ def test_workers_equal_one_thread(
     weighted,
     sparse,
     activation,
+    seed,
 ):
     X, Y = make_problem(loss, n_samples=301, n_features=SIZES[0], sparse=sparse)
     sizes = (SIZES[0], SIZES[1], Y.shape[1])
     theta = make_theta(X, sizes, activation)
-    sw = np.random.default_rng(1).random(301) if weighted else None
+    sw = np.random.default_rng(seed + 1).random(301) if weighted else None
     args = (theta, X, Y, sizes, activation, loss, 0.3, sw)
     calls = _spy_workers(monkeypatch)
     J, D = cost_grad(*args, chunk_size=40)
@@ -174,13 +175,13 @@ def test_forked_child_gets_its_own_helper_threads(
 )
 @pytest.mark.parametrize("weighted", [False, True])
 def test_curvature_products_split_between_workers(
-    two_workers, monkeypatch, make_problem, make_theta, product, weighted
+    two_workers, monkeypatch, make_problem, make_theta, product, weighted, seed
 ):
     X, Y = make_problem("log_loss", n_samples=301, n_features=SIZES[0])
     sizes = (SIZES[0], SIZES[1], Y.shape[1])
     theta = make_theta(X, sizes, "tanh")
-    v = np.random.default_rng(2).normal(size=theta.shape)
-    sw = np.random.default_rng(1).random(301) if weighted else None
+    v = np.random.default_rng(seed + 2).normal(size=theta.shape)
+    sw = np.random.default_rng(seed + 1).random(301) if weighted else None
     args = (theta, v, X, Y, sizes, "tanh", "log_loss", 0.3, sw)
     calls = _spy_workers(monkeypatch)
     Hv = product(*args)
@@ -205,11 +206,11 @@ def test_forward_split_between_workers(
 
 
 @pytest.mark.parametrize("solver", ["L-BFGS-B", "trust-ncg", "gd"])
-def test_fit_holds_one_blas_thread_between_evaluations(two_workers, solver):
+def test_fit_holds_one_blas_thread_between_evaluations(two_workers, solver, seed):
     # Between evaluations an optimizer's own BLAS calls would wake BLAS's
     # threads to spin on the workers' cores: the fit keeps BLAS at one thread
     # throughout, and restores the user's setting afterwards.
-    rng = np.random.default_rng(0)
+    rng = np.random.default_rng(seed)
     X = rng.normal(size=(400, 5))
     y = (X[:, 0] > 0).astype(int)
     seen = []
@@ -241,9 +242,9 @@ def test_plan_by_size(monkeypatch):
     assert threads.plan(50_000, work, threads=1) == (1, 1)
 
 
-def test_small_fits_run_on_one_blas_thread():
+def test_small_fits_run_on_one_blas_thread(seed):
     # Waking BLAS's threads costs more than small products gain from them.
-    rng = np.random.default_rng(0)
+    rng = np.random.default_rng(seed)
     X = rng.normal(size=(2000, 5))
     y = (X[:, 0] > 0).astype(int)
     seen = []
@@ -261,9 +262,9 @@ def test_small_fits_run_on_one_blas_thread():
     assert after == before == [2] * len(before)
 
 
-def test_mid_size_fits_keep_the_users_blas_threads(monkeypatch):
+def test_mid_size_fits_keep_the_users_blas_threads(monkeypatch, seed):
     monkeypatch.setattr(threads, "MIN_WORK_FOR_BLAS_THREADS", 0)
-    rng = np.random.default_rng(0)
+    rng = np.random.default_rng(seed)
     X = rng.normal(size=(2000, 5))
     y = (X[:, 0] > 0).astype(int)
     seen = []
@@ -285,11 +286,11 @@ def _fit_in_thread(est, X, y):
 
 @pytest.mark.parametrize("main_ends_first", [True, False])
 def test_overlapping_fits_in_threads_restore_the_users_setting(
-    two_workers, main_ends_first
+    two_workers, main_ends_first, seed
 ):
     # A fit in the main thread and one in a worker thread overlap, ending in
     # either order: the user's setting comes back when the last one ends.
-    rng = np.random.default_rng(0)
+    rng = np.random.default_rng(seed)
     X = rng.normal(size=(400, 5))
     y = (X[:, 0] > 0).astype(int)
     started, finish = threading.Event(), threading.Event()
@@ -314,10 +315,10 @@ def test_overlapping_fits_in_threads_restore_the_users_setting(
     assert _blas_threads() == before == [2] * len(before)
 
 
-def test_fit_in_a_pool_thread_leaves_threadpool_limits_working(two_workers):
+def test_fit_in_a_pool_thread_leaves_threadpool_limits_working(two_workers, seed):
     # threadpoolctl lets only the thread that set a limit change it again:
     # a fit in a long-lived pool thread must not take that claim.
-    rng = np.random.default_rng(0)
+    rng = np.random.default_rng(seed)
     X = rng.normal(size=(400, 5))
     y = (X[:, 0] > 0).astype(int)
     with ThreadPoolExecutor(1) as pool:
@@ -328,11 +329,11 @@ def test_fit_in_a_pool_thread_leaves_threadpool_limits_working(two_workers):
 
 
 @pytest.mark.parametrize("n_samples", [300, 3000])
-def test_a_fit_in_another_thread_is_bit_identical(two_workers, n_samples):
-    rng = np.random.default_rng(0)
+def test_a_fit_in_another_thread_is_bit_identical(two_workers, n_samples, seed):
+    rng = np.random.default_rng(seed)
     X = rng.normal(size=(n_samples, 5))
     y = (X[:, 0] + X[:, 1] ** 2 > 1).astype(int)
-    params = {"hidden_layer_sizes": (20,), "max_iter": 20, "random_state": 0}
+    params = {"hidden_layer_sizes": (20,), "max_iter": 20, "random_state": seed}
     here = BackpropClassifier(**params).fit(X, y)
     there = _fit_in_thread(BackpropClassifier(**params), X, y)
     for a, b in zip(here.coefs_, there.coefs_, strict=True):
@@ -342,10 +343,10 @@ def test_a_fit_in_another_thread_is_bit_identical(two_workers, n_samples):
 
 
 @pytest.mark.parametrize("when", ["before", "after"])
-def test_ctrl_c_in_the_restore_still_restores(two_workers, monkeypatch, when):
+def test_ctrl_c_in_the_restore_still_restores(two_workers, monkeypatch, when, seed):
     # A KeyboardInterrupt landing just before (or just after) the user's
     # setting is written back: it still comes back, and the interrupt too.
-    rng = np.random.default_rng(0)
+    rng = np.random.default_rng(seed)
     X = rng.normal(size=(400, 5))
     y = (X[:, 0] > 0).astype(int)
     state = threads._BLAS
@@ -371,8 +372,8 @@ def test_ctrl_c_in_the_restore_still_restores(two_workers, monkeypatch, when):
     assert state.limited() is None
 
 
-def test_failing_fit_restores_blas_threads(two_workers):
-    rng = np.random.default_rng(0)
+def test_failing_fit_restores_blas_threads(two_workers, seed):
+    rng = np.random.default_rng(seed)
     X = rng.normal(size=(400, 5))
     y = (X[:, 0] > 0).astype(int)
 

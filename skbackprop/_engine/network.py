@@ -46,6 +46,12 @@ from skbackprop._engine.params import Layout
 # and 2**21 by 2-10% in float64 and float32.
 _CHUNK_ELEMENTS = 2**19
 
+# Test-only: rows per block for networks built with ``chunk_size=None``, in
+# place of the size above.  The test suite's perturbed-rounding pass sets a
+# few rows here (tests/conftest.py) so that every sum over rows runs in
+# another order; None, the package's value, keeps the size above.
+DEFAULT_CHUNK_SIZE = None
+
 # Layers with fewer columns than this take a contiguous copy of W(l)' for the
 # hidden signals (see Network.params).
 _NARROW = 64
@@ -139,7 +145,9 @@ class Network(Layout):
         if self.dtype not in (np.float32, np.float64):
             raise ValueError(f"dtype must be float32 or float64, got {self.dtype}.")
         widest = max(self.layer_sizes[1:])
-        self.chunk_size = int(chunk_size or max(64, _CHUNK_ELEMENTS // widest))
+        self.chunk_size = int(
+            chunk_size or DEFAULT_CHUNK_SIZE or max(64, _CHUNK_ELEMENTS // widest)
+        )
         # Multiply-adds per row of a gradient: forward, Delta, hidden signals.
         self.gradient_work = 3 * self.n_coefs
 
