@@ -69,10 +69,8 @@ PARAMETERS = """\
           (0.5).
         - ``"scg"``: Møller's (1993) scaled conjugate gradients (MATLAB's
           ``trainscg``) with exact curvature products along the search
-          direction (see ``curvature``; ``"gauss-newton"`` was the faster
-          in most measurements, :ref:`scg`); ``solver_options`` sets the
-          initial scaling ``lambda`` (5e-7).  Slower than L-BFGS-B in every
-          measurement.
+          direction (see ``curvature`` and :ref:`scg`); ``solver_options``
+          sets the initial scaling ``lambda`` (5e-7).
 
     alpha : float, "evidence" or "ard", default={alpha}
         L2 penalty ``lambda`` on the weights (not the biases), scaled as
