@@ -35,9 +35,12 @@ times are rough, the work is not.
 
 Writes ``results/solvers.{md,json}``::
 
-    python benchmarks/bench_solvers.py           # full (~15-30 min on 2 shared cores)
-    python benchmarks/bench_solvers.py --quick   # smoke run (~1 min)
+    python benchmarks/bench_solvers.py           # full (~30 min on 2 shared cores)
+    python benchmarks/bench_solvers.py --quick   # smoke run (~1-2 min)
     python benchmarks/bench_solvers.py --from-json results/solvers.json
+
+``--rprop-options`` and ``--scg-options`` pass ``solver_options`` as JSON,
+e.g. ``--quick --out /tmp --rprop-options '{"delta_min": 1e-12}'``.
 """
 
 import argparse
@@ -89,6 +92,8 @@ SOLVERS = [
     ("scg (GN)", "scg", "gauss-newton"),
 ]
 LM = ("lm", "lm", "exact")
+# solver_options per solver name (--rprop-options, --scg-options).
+SOLVER_OPTIONS: dict = {}
 
 FULL = {
     "grid_m": SMALL["m"],
@@ -233,6 +238,7 @@ def run(problem, solver, curvature, seed, target, max_iter, budget=None):
         est = problem["estimator"](
             **problem["params"],
             solver=solver,
+            solver_options=SOLVER_OPTIONS.get(solver),
             curvature=curvature,
             tol=0.0,
             max_iter=max_iter,
@@ -444,7 +450,16 @@ def main(argv=None):
     parser.add_argument("--out", default=str(RESULTS), help="output dir")
     parser.add_argument("--from-json", help="rewrite the report from a solvers.json")
     parser.add_argument("--only", help="run only this section (grid, big, regression)")
+    for name in ("rprop", "scg"):
+        parser.add_argument(
+            f"--{name}-options",
+            type=json.loads,
+            help=f'solver_options of "{name}", as JSON',
+        )
     args = parser.parse_args(argv)
+    for name in ("rprop", "scg"):
+        if getattr(args, f"{name}_options"):
+            SOLVER_OPTIONS[name] = getattr(args, f"{name}_options")
     if args.from_json:
         results = json.loads(Path(args.from_json).read_text())
         write_outputs(args.out, "solvers", results, markdown(results))
@@ -452,7 +467,13 @@ def main(argv=None):
     cfg = QUICK if args.quick else FULL
     start = time.perf_counter()
     info = system_info()
-    results = {"quick": args.quick, "config": cfg, "system": info, "problems": []}
+    results = {
+        "quick": args.quick,
+        "config": cfg,
+        "solver_options": SOLVER_OPTIONS,
+        "system": info,
+        "problems": [],
+    }
     for section, name, problem in problems(cfg):
         if args.only and section != args.only:
             continue

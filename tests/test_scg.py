@@ -479,3 +479,14 @@ def test_dask_objective_takes_the_same_path():
     assert dask_fit.n_iter_ == memory.n_iter_ == 8
     np.testing.assert_allclose(_params(dask_fit), _params(memory), rtol=0, atol=1e-9)
     np.testing.assert_allclose(dask_fit.loss_curve_, memory.loss_curve_, rtol=1e-10)
+
+
+def test_runs_inside_the_evidence_loop():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(80, 2))
+    y = np.sin(2 * X[:, 0]) + 0.1 * rng.normal(size=80)
+    est = BackpropRegressor(
+        (4,), "tanh", solver="scg", alpha="evidence", max_iter=200, random_state=0
+    ).fit(X, y)
+    assert np.isfinite(est.alpha_) and est.alpha_ > 0
+    assert len(est.evidence_curve_) >= 2

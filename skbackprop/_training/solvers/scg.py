@@ -8,9 +8,10 @@ the direction ``p``, whose curvature ``delta = p'(H + lambda I)p`` is
 scaled by ``lambda`` as in Levenberg-Marquardt.  Møller approximated
 ``H p`` by a difference of gradients; here it is the exact product of the
 R-operator (Pearlmutter 1994), ``H p`` or the Gauss-Newton ``G p``
-(``settings.curvature``).  One iteration, with ``r = -D`` (Møller's
-steps 2-8; ``lambda`` carries his scaling, so that his bookkeeping
-``lambda_bar`` is implied)::
+(``settings.curvature``; ``G p``, cheaper and never negative, took less
+work on most of ``benchmarks/bench_solvers.py``'s problems).  One
+iteration, with ``r = -D`` (Møller's steps 2-8; ``lambda`` carries his
+scaling, so that his bookkeeping ``lambda_bar`` is implied)::
 
     delta = p'Hp + lambda |p|^2              (H p again after an accepted step)
     if delta <= 0:                             (H indefinite along p)
