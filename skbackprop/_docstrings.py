@@ -48,7 +48,7 @@ PARAMETERS = (
     + describe_solvers()
     + """
 
-    alpha : float, "evidence" or "ard", default={alpha}
+    alpha : float, "auto", "evidence" or "ard", default={alpha}
         L2 penalty ``lambda`` on the weights (not the biases), scaled as
         ``alpha / (2 S) sum ||W||^2`` with ``S`` the total sample weight, so
         that its weight relative to the data shrinks as the data grow.
@@ -60,7 +60,11 @@ PARAMETERS = (
         leaving each input and one for each later layer, re-estimated after
         at most 50 iterations of the solver each: inputs the targets do not
         need are switched off (see :ref:`ard`).  Neither works with
-        ``early_stopping`` or ``partial_fit``, nor for Dask input.
+        ``early_stopping`` or ``partial_fit``, nor for Dask input.  Both fit
+        regression targets standardized (their fits do not depend on the
+        targets' units; ``alpha_`` is the penalty on the standardized
+        targets).  ``"auto"`` is ``"evidence"`` wherever it applies, else
+        the fixed penalty ``{auto}``.
 
     batch_size : int, default=None
         Rows per mini-batch for ``solver="gd"``, reshuffled every epoch when
@@ -305,6 +309,7 @@ CLASSIFIER = (
     + PARAMETERS.format(
         stratified=" (stratified by class)",
         alpha="1.0",
+        auto="1.0",
         alpha_note=(
             "The default was chosen by cross-validation on scikit-learn's"
             "\n        bundled data sets; scikit-learn's ``1e-4`` lets a network"
@@ -380,6 +385,7 @@ REGRESSOR = (
     + PARAMETERS.format(
         stratified="",
         alpha="1e-4",
+        auto="1e-4",
         alpha_note=(
             "The default is scikit-learn's: weak, so that a network can fit a"
             "\n        smooth function closely.  For noisy targets set it from the data"

@@ -221,6 +221,7 @@ def describe(task, indent=8):
             width=79,
             initial_indent=pad + "- ",
             subsequent_indent=pad + "  ",
+            break_on_hyphens=False,
         )
         for name in names(task)
     )

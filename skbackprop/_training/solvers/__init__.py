@@ -232,6 +232,7 @@ def describe(indent=8):
             width=79,
             initial_indent=pad + "- ",
             subsequent_indent=pad + "  ",
+            break_on_hyphens=False,
         )
         for name, solver in sorted(SOLVERS.items())
         if solver.doc
