@@ -421,3 +421,25 @@ def test_in_memory_objective_serves_lm(seed):
     assert J == pytest.approx(J0, rel=1e-13)
     np.testing.assert_allclose(D, D0, atol=1e-14)
     assert G.shape == (net.n_params, net.n_params)
+
+
+def test_rejected_trials_count_against_max_fun():
+    # Every trial overflows (far=1e-9): each is rejected and costs a cost
+    # evaluation; max_fun bounds them all, not only the accepted ones.
+    objective = _Quadratic(far=1e-9)
+    with pytest.warns(ConvergenceWarning, match="cost evaluations"):
+        _, _, result = _run(objective, [1e-10, 0.0], max_fun=10, tol=0.0)
+    assert result.nfev <= 10 and result.nit == 0
+
+
+def test_a_growth_of_mu_barely_above_one_is_refused():
+    # mu_inc = 1.000001 took minutes of rejected trials to reach mu_max.
+    X, y = _regression()
+    est = BackpropRegressor(
+        (3,),
+        "tanh",
+        solver="lm",
+        solver_options={"damping": "trainlm", "mu_inc": 1.000001},
+    )
+    with pytest.raises(ValueError, match="mu_inc must be at least 1.5"):
+        est.fit(X, y)
