@@ -254,7 +254,7 @@ class Dask:
             keep_loss=incremental and not first_pass,
         )
         alpha = scaled_alpha(est.alpha, scale)
-        objective = DaskObjective(net, X, Y, sample_weight, weight_sum, alpha)
+        objective = DaskObjective(net, X, Y, sample_weight, weight_sum, alpha, scale)
         if est.verbose:
             print(
                 f"Data ready on the workers after {time.perf_counter() - start:.1f} "

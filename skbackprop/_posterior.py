@@ -96,8 +96,11 @@ def fit_posterior(est, objective, result, rows):
     if n + 1 > LAST_LAYER_LIMIT:
         return
     X, sample_weight = rows
-    # The objective's alpha goes with its (possibly rescaled) weights.
-    alpha = alpha if evidence else float(objective.alpha)
+    # The objective's weights and alpha are the user's divided by c: so are
+    # G, M and E_D here; the weights count as repetitions (N = c S n_out),
+    # and the factor kept is that of the user's M, sqrt(c) L.
+    c = objective.scale
+    alpha = alpha / c if evidence else float(objective.alpha)
     with np.errstate(over="ignore", invalid="ignore"):
         G = laplace.last_layer_gram(net, theta, X, sample_weight)
         if not np.isfinite(G).all():
@@ -108,7 +111,8 @@ def fit_posterior(est, objective, result, rows):
             S, n_out = objective.weight_sum, net.layer_sizes[-1]
             E_D = at_alpha(objective, 0.0).cost(theta) * S
             gamma = n_out * (n + 1 - alpha * laplace.weight_trace(L, n))
-            est.noise_variance_ = 2 * E_D / max(S * n_out - gamma, 1.0)
+            est.noise_variance_ = 2 * E_D / max(S * n_out - gamma / c, 1.0 / c)
+        L = L * np.sqrt(c)
     est._laplace = {"kind": "last-layer", "factor": L}
 
 

@@ -268,14 +268,20 @@ def reestimate(objective, theta, terms, constant=0.0, groups=None):
     ``objective.alpha`` is the penalty ``theta`` was fitted with (one per
     weight for several ``groups``, :class:`Groups`; default one group);
     ``constant`` is added to the loss sum to make it the negative
-    log-likelihood (Poisson).
+    log-likelihood (Poisson).  The objective's weights and penalty are the
+    user's divided by ``c = objective.scale``: so are ``S``, ``E_D``,
+    ``G_D``, ``M`` and ``epsilon`` here, multiplied by ``c`` (or ``log c``
+    added) where a term of the evidence needs them as counts.  ``gamma``,
+    ``beta`` and the returned alphas do not depend on ``c``.
     """
-    net, S = objective.net, objective.weight_sum
+    net, S, c = objective.net, objective.weight_sum, objective.scale
     groups = Groups(net) if groups is None else groups
-    alpha = groups.collapse(objective.alpha)
+    alpha = groups.collapse(objective.alpha) * c
     n_W, n_b = net.n_coefs, net.n_params - net.n_coefs
     diagonal, log_det_M, L = terms(objective, theta)
-    gammas = np.clip(groups.sizes - alpha * groups.sums(diagonal), 0.0, groups.sizes)
+    gammas = np.clip(
+        groups.sizes - alpha / c * groups.sums(diagonal), 0.0, groups.sizes
+    )
     gamma = float(gammas.sum())
     E_D = float(at_alpha(objective, 0.0).cost(theta)) * S
     theta = np.asarray(theta, np.float64)
@@ -284,20 +290,20 @@ def reestimate(objective, theta, terms, constant=0.0, groups=None):
     tiny = np.finfo(float).tiny
     if gaussian(net):
         N = S * net.layer_sizes[-1]
-        beta = max(N - gamma - n_b, 1.0) / max(2.0 * E_D, tiny)
-        noise = 0.5 * N * (np.log(beta) - np.log(2 * np.pi))
+        beta = max(N - (gamma + n_b) / c, 1.0 / c) / max(2.0 * E_D, tiny)
+        data = 0.5 * N * (np.log(beta) - np.log(2 * np.pi)) - beta * (E_D + constant)
     else:
-        beta, noise = 1.0, 0.0
-    alpha_w, alpha_b = alpha * beta, terms.epsilon * beta
-    log_evidence = (
-        -beta * (E_D + constant)
-        - float(alpha_w @ E_W)
-        - alpha_b * E_b
-        - 0.5 * (net.n_params * np.log(beta) + log_det_M)
-        + 0.5 * float(groups.sizes @ np.log(np.maximum(alpha_w, tiny)))
-        + 0.5 * n_b * np.log(alpha_b)
-        + noise
-    )
+        beta, data = 1.0, -(E_D + constant)
+    epsilon, log_c = terms.epsilon * beta, np.log(c)  # the biases' precision / c
+    with np.errstate(over="ignore"):
+        # c * data is beyond float64 for some 1e308 rows (as counts).
+        log_evidence = (
+            c * (data - epsilon * E_b)
+            - beta * float(alpha @ E_W)
+            - 0.5 * (net.n_params * (np.log(beta) + log_c) + log_det_M)
+            + 0.5 * float(groups.sizes @ np.log(np.maximum(alpha * beta, tiny)))
+            + 0.5 * n_b * (np.log(epsilon) + log_c)
+        )
     next_alpha = gammas / np.maximum(2.0 * E_W, tiny) / beta
     next_alpha = np.clip(next_alpha, *ALPHA_BOUNDS)
     return Estimate(alpha, beta, gamma, float(log_evidence), next_alpha, L, gammas)
@@ -352,6 +358,38 @@ def _text(alpha):
     return f"{np.min(alpha):.6g} to {np.max(alpha):.6g} ({len(alpha)} groups)"
 
 
+def counted(objective):
+    """``objective`` with its weights on a scale the evidence can use.
+
+    The evidence's alphas (within :data:`ALPHA_BOUNDS`) divided by
+    ``objective.scale`` must be finite, normal floats: with a subnormal
+    penalty, ``M^-1`` overflows where the data leave a weight to the prior.
+    So weights whose scale is above ``ALPHA_BOUNDS[0] / tiny`` (about
+    ``1e296``) are multiplied by a power of two (and the scale divided by
+    it), which changes no cost; weights too small for ``ALPHA_BOUNDS[1]``
+    are refused.
+    """
+    c, tiny = objective.scale, np.finfo(float).tiny
+    with np.errstate(over="ignore"):
+        if not np.isfinite(ALPHA_BOUNDS[1] / c):
+            raise ValueError(
+                "alpha='evidence' and alpha='ard' read the sample weights as "
+                f"counts; weights this small (the largest is about {c:.3g}) are "
+                "almost no data, and the penalties the evidence may set (up to "
+                f"{ALPHA_BOUNDS[1]:g}) per unit of them overflow. Scale the "
+                "weights up, to the number of observations each row stands for."
+            )
+    if ALPHA_BOUNDS[0] / c >= tiny:
+        return objective
+    k = float(np.ldexp(1.0, np.frexp(c * tiny / ALPHA_BOUNDS[0])[1]))
+    objective = copy.copy(objective)
+    sw = objective.sample_weight
+    objective.sample_weight = (sw * k).astype(sw.dtype, copy=False)
+    objective.weight_sum *= k
+    objective.scale = c / k
+    return objective
+
+
 def check_loss(loss, settings):
     """Refuse a loss the evidence cannot serve: without a likelihood (its
     noise model) or a curvature (the posterior's), or a solver that cannot
@@ -385,6 +423,7 @@ def run_evidence(objective, theta, settings, rng, fit):
     """
     net = objective.net
     check_loss(net.loss, settings)
+    objective = counted(objective)
     inner = full = dataclasses.replace(settings, evidence=False, ard=False)
     if settings.ard:
         inner = dataclasses.replace(full, max_iter=min(full.max_iter, ARD_STEPS))
@@ -392,10 +431,12 @@ def run_evidence(objective, theta, settings, rng, fit):
     constant = net.loss.log_likelihood_constant(objective.Y, objective.sample_weight)
     groups = Groups(net, settings.ard)
     alpha = np.full(groups.n, start_alpha(objective))
+    scale = objective.scale
     n_iter, loss_curve, curve, old = 0, [], [], None
     with objective.threads(None):
         for _ in range(MAX_ITER):
-            fitted = at_alpha(objective, groups.expand(alpha))
+            # The objective's weights were divided by scale: so is its alpha.
+            fitted = at_alpha(objective, groups.expand(alpha / scale))
             result = fit(fitted, theta, inner, rng, emit=False)
             theta = result.theta
             n_iter += result.n_iter
@@ -426,15 +467,17 @@ def run_evidence(objective, theta, settings, rng, fit):
     cut = inner is not full and result.n_iter >= inner.max_iter
     if result.unconverged and not cut:
         warn(result.unconverged)
-    if gaussian(net) and new.gamma + (net.n_params - net.n_coefs) >= (
-        objective.weight_sum * net.layer_sizes[-1]
-    ):
+    determined = new.gamma + net.n_params - net.n_coefs
+    N = objective.weight_sum * net.layer_sizes[-1]  # divided by scale
+    if gaussian(net) and determined / scale >= N:
         warn(
-            f"The network has about {new.gamma + net.n_params - net.n_coefs:.0f} "
-            "well-determined parameters for "
-            f"{objective.weight_sum * net.layer_sizes[-1]:.0f} data: the noise "
-            "estimate is unreliable. Use a smaller network or more data."
+            f"The network has about {determined:.0f} well-determined parameters "
+            f"for {N * scale:.3g} data (the sum of the sample weights times the "
+            "outputs): the noise estimate is unreliable. Use a smaller network "
+            "or more data."
         )
+    # The factor of the user's M: the loop's is of M / scale.
+    factor = None if new.factor is None else new.factor * np.sqrt(scale)
     return dataclasses.replace(
         result,
         n_iter=n_iter,
@@ -443,5 +486,5 @@ def run_evidence(objective, theta, settings, rng, fit):
         gamma=new.gamma,
         noise_variance=1.0 / new.beta if gaussian(net) else None,
         evidence_curve=curve,
-        factor=new.factor,
+        factor=factor,
     )

@@ -71,12 +71,19 @@ class Objective(Protocol):
         The number of rows.
     weight_sum : float
         ``S``, the sum of the sample weights (``n_samples`` without weights).
+    scale : float
+        The power of two the user's weights (and ``alpha``) were divided by
+        (:func:`weight_scale`): their sum is ``scale * weight_sum``.  The cost
+        does not depend on it; what reads the weights as counts (the
+        evidence's ``N``, the noise variance) or in their units (a robust
+        threshold per row of unit weight) does.
     """
 
     net: Network
     alpha: float
     n_samples: int
     weight_sum: float
+    scale: float
 
     def cost_grad(self, theta) -> tuple[float, np.ndarray]:
         """``(J, D)`` at ``theta``, in the network's dtype."""
@@ -129,11 +136,14 @@ class InMemoryObjective:
         Row weights (times the class weights); their sum must be positive.
     alpha : float
         The L2 penalty.
+    scale : float, default=1.0
+        The power of two the weights and ``alpha`` were divided by (see
+        :class:`Objective`).
     """
 
-    def __init__(self, net, X, Y, sample_weight, alpha):
+    def __init__(self, net, X, Y, sample_weight, alpha, scale=1.0):
         self.net, self.X, self.Y, self.sample_weight = net, X, Y, sample_weight
-        self.alpha = alpha
+        self.alpha, self.scale = alpha, scale
         self.n_samples = X.shape[0]
         self.weight_sum = (
             float(self.n_samples)
@@ -144,7 +154,9 @@ class InMemoryObjective:
     def subset(self, rows):
         """The same objective over the rows ``rows`` only."""
         sw = None if self.sample_weight is None else self.sample_weight[rows]
-        return InMemoryObjective(self.net, self.X[rows], self.Y[rows], sw, self.alpha)
+        return InMemoryObjective(
+            self.net, self.X[rows], self.Y[rows], sw, self.alpha, self.scale
+        )
 
     def cost_grad(self, theta):
         return self.net.cost_grad(theta, self.X, self.Y, self.sample_weight, self.alpha)

@@ -1,0 +1,104 @@
+"""Edge cases of the weights' scale, the evidence and the error bars.
+
+Sample weights are divided by a power of two before training (the cost does
+not change); what reads them as counts (the evidence's ``N``, the noise
+variance, the Laplace approximation) or in their units (a robust threshold)
+must not see that power of two.
+"""
+
+import numpy as np
+import pytest
+from sklearn.linear_model import LogisticRegression
+
+from skbackprop import BackpropClassifier, BackpropRegressor
+
+
+def _linear_problem(m=200, seed=0, noise=0.1):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(m, 3))
+    y = X @ [1.0, -0.5, 0.0] + 0.3 + noise * rng.normal(size=m)
+    return X, y
+
+
+def _theta(est):
+    return np.r_[est.coefs_[0].ravel(), est.intercepts_[0]]
+
+
+# -- item 8: weights whose sum overflows, read as counts by the evidence -------
+
+
+@pytest.mark.parametrize("alpha", ["evidence", "ard"])
+@pytest.mark.parametrize("w", [1e306, 1e307])
+def test_evidence_reads_overflowing_uniform_weights_as_that_many_data(alpha, w):
+    # 200 rows of weight 1e306: their sum (2e308) overflows; as counts they
+    # are so many data that the evidence's penalty is nothing to them.
+    # A last input of zeros leaves its weight to the prior alone.
+    X, y = _linear_problem()
+    X = np.column_stack([X, np.zeros(len(y))])
+    tol = 1e-9
+    reg = BackpropRegressor(
+        (), alpha=alpha, tol=tol, solver_options={"ftol": 0.0}, random_state=0
+    ).fit(X, y, sample_weight=np.full(len(y), w))
+    Phi = np.column_stack([X[:, :3], np.ones(len(y))])
+    ols = np.linalg.lstsq(Phi, y, rcond=None)[0]
+    # J's Hessian is Phi'Phi / m: max |D| <= tol leaves theta within
+    # sqrt(4) tol / lambda_min of the minimum.
+    lam = np.linalg.eigvalsh(Phi.T @ Phi / len(y))[0]
+    theta = _theta(reg)
+    assert np.max(np.abs(np.delete(theta, 3) - ols)) <= 2 * tol / lam
+    # The other parameters well determined (gamma counts 1 each, the last
+    # weight's 0), and beta = (N - gamma - n_b) / (2 E_D) the mean squared
+    # residual's inverse, N being some 1e308.
+    assert reg.n_effective_params_ == pytest.approx(4, rel=1e-12)
+    r = reg.predict(X) - y
+    assert reg.noise_variance_ == pytest.approx(np.mean(r**2), rel=1e-10)
+
+
+def test_evidence_classifier_with_overflowing_weights_is_unpenalized():
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(300, 2))
+    y = (X @ [1.0, -1.0] + rng.logistic(size=300) > 0).astype(int)
+    clf = BackpropClassifier(
+        (), alpha="evidence", tol=1e-9, solver_options={"ftol": 0.0}, random_state=0
+    ).fit(X, y, sample_weight=np.full(300, 1e307))
+    ref = LogisticRegression(C=np.inf, tol=1e-12, max_iter=10_000).fit(X, y)
+    # The logistic cost's Hessian at the minimum bounds the distance to it.
+    Phi = np.column_stack([X, np.ones(300)])
+    p = ref.predict_proba(X)[:, 1]
+    lam = np.linalg.eigvalsh(Phi.T @ (Phi * (p * (1 - p))[:, None]) / 300)[0]
+    expected = np.r_[ref.coef_.ravel(), ref.intercept_]
+    assert np.max(np.abs(_theta(clf) - expected)) <= 2 * 1e-9 / lam + 1e-6
+
+
+@pytest.mark.parametrize("alpha", [3.0, "evidence"])
+def test_weights_count_as_repetitions(alpha):
+    # Weights of 3 (divided by 2 for training) and each row three times
+    # make the same posterior: the same alpha_, noise and error bars.
+    X, y = _linear_problem(m=30, noise=0.3)
+    fit = {"alpha": alpha, "solver": "lm", "random_state": 0}
+    weighted = BackpropRegressor((), **fit).fit(X, y, sample_weight=np.full(30, 3.0))
+    repeated = BackpropRegressor((), **fit).fit(np.repeat(X, 3, 0), np.repeat(y, 3))
+    # Both fits converge to the same minimum within lm's tolerance.
+    np.testing.assert_allclose(_theta(weighted), _theta(repeated), atol=1e-6)
+    assert weighted.alpha_ == pytest.approx(repeated.alpha_, rel=1e-5)
+    assert weighted.noise_variance_ == pytest.approx(repeated.noise_variance_, rel=1e-5)
+    np.testing.assert_allclose(
+        weighted.predict(X, return_std=True)[1],
+        repeated.predict(X, return_std=True)[1],
+        rtol=1e-5,
+    )
+
+
+def test_error_bars_are_continuous_across_a_power_of_two_in_the_weights():
+    # alpha and the weights times w: the same fit; the error bars change
+    # with w as counts do (relatively by about delta), with no jump where
+    # the weights' scale passes 2.
+    X, y = _linear_problem(m=20, noise=0.3)
+    delta = 2.0**-20
+    stds = []
+    for w in (2 * (1 - delta), 2.0):
+        reg = BackpropRegressor((), alpha=w, solver="lm").fit(
+            X, y, sample_weight=np.full(20, w)
+        )
+        stds.append(reg.predict(X, return_std=True)[1])
+    np.testing.assert_allclose(stds[0], stds[1], rtol=10 * delta)
