@@ -59,8 +59,8 @@ PARAMETERS = """\
         - ``"least_squares"``: :func:`scipy.optimize.least_squares` on the
           residuals of squared-error regression; ``solver_options`` passes
           ``method``, ``loss`` (robust losses such as ``"soft_l1"``),
-          ``f_scale`` (in the targets' units), ``x_scale``, ``tr_solver``,
-          ``tr_options``, ``ftol``, ``xtol``, ``gtol``, ``max_nfev``.
+          ``f_scale`` (in the targets' units, default 1), ``x_scale``,
+          ``tr_solver``, ``tr_options``, ``ftol``, ``xtol``, ``gtol``, ``max_nfev``.
 
     alpha : float, "evidence" or "ard", default={alpha}
         L2 penalty ``lambda`` on the weights (not the biases), scaled as

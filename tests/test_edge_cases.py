@@ -102,3 +102,42 @@ def test_error_bars_are_continuous_across_a_power_of_two_in_the_weights():
         )
         stds.append(reg.predict(X, return_std=True)[1])
     np.testing.assert_allclose(stds[0], stds[1], rtol=10 * delta)
+
+
+# -- item 12: least_squares' robust threshold in the targets' units -----------
+
+
+def _robust_problem():
+    rng = np.random.default_rng(1)
+    X = rng.uniform(-1, 1, (60, 2))
+    y = X @ [1.0, -2.0] + 0.5 + 0.1 * rng.normal(size=60)
+    y[:6] += rng.choice([-5.0, 5.0], 6)
+    return X, y
+
+
+@pytest.mark.parametrize("w", [1.999, 2.0, 3.0, 40.0])
+@pytest.mark.parametrize("options", [{"loss": "soft_l1", "f_scale": 0.1}, {}])
+def test_robust_threshold_is_per_row_of_unit_weight_at_any_weight_scale(w, options):
+    # Uniform weights w: each row's residual a_i - y_i leaves the quadratic
+    # zone at f_scale / sqrt(w) (f_scale by default SciPy's 1, in the
+    # targets' units too): SciPy's fit of the plain residuals with that
+    # threshold, whatever power of two divided the weights.
+    from scipy.optimize import least_squares
+
+    X, y = _robust_problem()
+    options = {"loss": "huber", **options}
+    est = BackpropRegressor(
+        (), solver="least_squares", alpha=0.0, tol=1e-12, solver_options=options
+    ).fit(X, y, sample_weight=np.full(len(y), w))
+
+    def residuals(t):
+        return X @ t[:2] + t[2] - y
+
+    f_scale = options.get("f_scale", 1.0) / np.sqrt(w)
+    direct = least_squares(
+        residuals, np.zeros(3), gtol=1e-12, loss=options["loss"], f_scale=f_scale
+    )
+    # Both runs end at the robust cost's minimum within gtol (the threshold,
+    # at least 0.1 / sqrt(40), keeps enough rows in the quadratic zone for
+    # the minimum to be well determined).
+    np.testing.assert_allclose(_theta(est), direct.x, atol=1e-7)
