@@ -253,7 +253,7 @@ class Dask:
             target_scale=lambda: _target_scale(Y),
             keep_loss=incremental and not first_pass,
         )
-        alpha = scaled_alpha(est.alpha, scale)
+        alpha = scaled_alpha(est.alpha, scale, dtype)
         objective = DaskObjective(net, X, Y, sample_weight, weight_sum, alpha, scale)
         if est.verbose:
             print(

@@ -179,7 +179,7 @@ def _check_weights(est, sample_weight, X, y):
         )
     alpha = est.alpha
     if not isinstance(alpha, str):
-        alpha = scaled_alpha(alpha, scale)
+        alpha = scaled_alpha(alpha, scale, X.dtype)
     return sample_weight, alpha, scale
 
 

@@ -8,6 +8,7 @@ must not see that power of two.
 
 import numpy as np
 import pytest
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 
 from skbackprop import BackpropClassifier, BackpropRegressor
@@ -141,3 +142,84 @@ def test_robust_threshold_is_per_row_of_unit_weight_at_any_weight_scale(w, optio
     # at least 0.1 / sqrt(40), keeps enough rows in the quadratic zone for
     # the minimum to be well determined).
     np.testing.assert_allclose(_theta(est), direct.x, atol=1e-7)
+
+
+# -- item 15: tiny weights and other penalties that dwarf the data -----------
+
+
+def _sine_problem(m=200):
+    rng = np.random.RandomState(0)
+    X = rng.randn(m, 3)
+    y = np.sin(X[:, 0]) + 0.5 * X[:, 1] + 0.1 * rng.randn(m)
+    return X, y
+
+
+@pytest.mark.parametrize("solver", ["L-BFGS-B", "lm"])
+@pytest.mark.parametrize("alpha", [1e-4, "evidence"])
+def test_tiny_weights_leave_the_prior_in_charge(solver, alpha):
+    # Weights of 1e-200 are (as counts) almost no data, and the cost
+    # (sum_i s_i loss_i + alpha/2 ||W||^2) / S weighs the penalty 1e196
+    # times the data's: every weight at 0, the biases (unpenalized) fitting
+    # a constant, the weighted mean of y.  L-BFGS-B ended at its initial
+    # weights after 0 iterations ("ABNORMAL").
+    X, y = _sine_problem()
+    tol = 1e-6
+    reg = BackpropRegressor(
+        (5,), alpha=alpha, solver=solver, tol=tol, random_state=0
+    ).set_params(max_iter=1000)
+    fit = {"sample_weight": np.full(len(y), 1e-200)}
+    if alpha == "evidence":
+        with pytest.warns(ConvergenceWarning, match="noise estimate is unreliable"):
+            reg.fit(X, y, **fit)
+    else:
+        reg.fit(X, y, **fit)
+    assert max(np.max(np.abs(W)) for W in reg.coefs_) < tol
+    # With W = 0, J = 1/2 mean (b - y)^2: its gradient b - mean(y) is below tol.
+    np.testing.assert_allclose(reg.predict(X), np.mean(y), rtol=0, atol=2 * tol)
+
+
+def test_tiny_weights_classifier_predicts_the_class_frequencies():
+    X, y = _sine_problem()
+    y = (y > 0.2).astype(int)
+    clf = BackpropClassifier((5,), alpha=1e-4, tol=1e-8, random_state=0).fit(
+        X, y, sample_weight=np.full(len(y), 1e-200)
+    )
+    assert max(np.max(np.abs(W)) for W in clf.coefs_) < 1e-8
+    # The log loss's curvature in the logit, p (1 - p) >= 0.2 here, bounds
+    # the probability's error by its gradient's, tol.
+    np.testing.assert_allclose(clf.predict_proba(X)[:, 1], np.mean(y), atol=1e-6)
+
+
+@pytest.mark.parametrize("kappa", [1e10, 1e20, 1e100])
+@pytest.mark.parametrize("random_state", [0, 1, 2])
+def test_lbfgsb_fits_the_biases_under_a_penalty_that_dwarfs_the_data(
+    kappa, random_state
+):
+    # alpha / S = kappa with unit weights: the same regime.  L-BFGS-B
+    # stopped on the relative reduction of the cost with the weights near
+    # 0 and the biases where they started (loss 0.37 or 0.65 for 0.33).
+    X, y = _sine_problem()
+    tol = 1e-6
+    reg = BackpropRegressor(
+        (5,), alpha=kappa * len(y), tol=tol, random_state=random_state
+    ).fit(X, y)
+    # The bias-only fit: J = 1/2 var(y), to within n_params tol^2 (the
+    # weights' gain from the data, about |g|^2 / kappa, is far smaller).
+    assert reg.loss_ == pytest.approx(0.5 * np.var(y), abs=26 * tol**2)
+    np.testing.assert_allclose(reg.predict(X), np.mean(y), rtol=0, atol=2 * tol)
+
+
+def test_float32_penalty_beyond_its_range_is_refused_by_name():
+    X, y = _sine_problem()
+    X, y = X.astype(np.float32), y.astype(np.float32)
+    with pytest.raises(ValueError, match="beyond float32's range.*float64 data"):
+        BackpropRegressor((5,), alpha=1e-4).fit(
+            X, y, sample_weight=np.full(len(y), 1e-200)
+        )
+    # Far enough inside it, the same constant model as in float64.
+    reg = BackpropRegressor((5,), alpha=1e-4, random_state=0).fit(
+        X, y, sample_weight=np.full(len(y), 1e-30)
+    )
+    assert max(np.max(np.abs(W)) for W in reg.coefs_) < 1e-6
+    atol = 2 * 1e-4 + 100 * np.finfo(np.float32).eps
+    np.testing.assert_allclose(reg.predict(X), np.mean(y), rtol=0, atol=atol)

@@ -362,23 +362,24 @@ def counted(objective):
     """``objective`` with its weights on a scale the evidence can use.
 
     The evidence's alphas (within :data:`ALPHA_BOUNDS`) divided by
-    ``objective.scale`` must be finite, normal floats: with a subnormal
-    penalty, ``M^-1`` overflows where the data leave a weight to the prior.
-    So weights whose scale is above ``ALPHA_BOUNDS[0] / tiny`` (about
-    ``1e296``) are multiplied by a power of two (and the scale divided by
-    it), which changes no cost; weights too small for ``ALPHA_BOUNDS[1]``
-    are refused.
+    ``objective.scale`` must be finite in the network's dtype (the cost's)
+    and normal in float64 (``M``'s): with a subnormal penalty, ``M^-1``
+    overflows where the data leave a weight to the prior.  So weights whose
+    scale is above ``ALPHA_BOUNDS[0] / tiny`` (about ``1e296``) are
+    multiplied by a power of two (and the scale divided by it), which
+    changes no cost; weights too small for ``ALPHA_BOUNDS[1]`` are refused.
     """
-    c, tiny = objective.scale, np.finfo(float).tiny
-    with np.errstate(over="ignore"):
-        if not np.isfinite(ALPHA_BOUNDS[1] / c):
-            raise ValueError(
-                "alpha='evidence' and alpha='ard' read the sample weights as "
-                f"counts; weights this small (the largest is about {c:.3g}) are "
-                "almost no data, and the penalties the evidence may set (up to "
-                f"{ALPHA_BOUNDS[1]:g}) per unit of them overflow. Scale the "
-                "weights up, to the number of observations each row stands for."
-            )
+    c, info = objective.scale, np.finfo(objective.net.dtype)
+    tiny = float(np.finfo(np.float64).tiny)
+    if not ALPHA_BOUNDS[1] / float(info.max) <= c:
+        raise ValueError(
+            "alpha='evidence' and alpha='ard' read the sample weights as "
+            f"counts; weights this small (the largest is about {c:.3g}) are "
+            "almost no data, and the penalties the evidence may set (up to "
+            f"{ALPHA_BOUNDS[1]:g}) per unit of them are beyond {info.dtype}'s "
+            "range. Scale the weights up, to the number of observations each "
+            "row stands for."
+        )
     if ALPHA_BOUNDS[0] / c >= tiny:
         return objective
     k = float(np.ldexp(1.0, np.frexp(c * tiny / ALPHA_BOUNDS[0])[1]))

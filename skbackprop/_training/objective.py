@@ -37,23 +37,25 @@ def weight_scale(weights):
     return float(np.ldexp(1.0, np.frexp(top)[1] - 1))
 
 
-def scaled_alpha(alpha, scale):
+def scaled_alpha(alpha, scale, dtype=np.float64):
     """``alpha / scale`` for weights divided by ``scale`` (see :func:`weight_scale`).
 
-    Raises a ValueError when it overflows: the penalty then outweighs the
-    data beyond what floating point can represent.
+    Raises a ValueError when it is beyond the range of ``dtype``, the
+    network's: the penalty then outweighs the data beyond what the cost's
+    floating point can represent.
     """
     if scale == 1.0 or not alpha:
         return alpha
     with np.errstate(over="ignore", divide="ignore"):
         scaled = float(np.divide(alpha, scale))
-    if not np.isfinite(scaled):
+    if not scaled <= float(np.finfo(dtype).max):
+        name = np.dtype(dtype).name
         raise ValueError(
             f"alpha={alpha!r} is too large for sample weights this small (the "
             f"largest is about {scale:.3g}): the cost (sum_i s_i loss_i + "
             "alpha/2 ||W||^2) / sum_i s_i weighs the penalty alpha / "
-            "sum_i s_i beyond the floating-point range. Scale the weights up "
-            "or use a smaller alpha."
+            f"sum_i s_i beyond {name}'s range. Scale the weights up or use a "
+            "smaller alpha" + (", or fit float64 data." if name != "float64" else ".")
         )
     return scaled
 
