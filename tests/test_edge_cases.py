@@ -223,3 +223,39 @@ def test_float32_penalty_beyond_its_range_is_refused_by_name():
     assert max(np.max(np.abs(W)) for W in reg.coefs_) < 1e-6
     atol = 2 * 1e-4 + 100 * np.finfo(np.float32).eps
     np.testing.assert_allclose(reg.predict(X), np.mean(y), rtol=0, atol=atol)
+
+
+# -- item 11: alpha="ard" with a hundred inputs and more ----------------------
+
+
+@pytest.mark.parametrize("hidden", [(), (1,)])
+def test_ard_ranks_three_relevant_inputs_among_120(hidden):
+    # Each of the 121 groups holds under 1% of gamma: the rule that switched
+    # such groups off held every penalty at its start, one alpha_ for all.
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 120))
+    y = X[:, 0] + 0.5 * X[:, 1] - 0.5 * X[:, 2] + 0.1 * rng.normal(size=300)
+    reg = BackpropRegressor(hidden, "tanh", alpha="ard", random_state=0).fit(X, y)
+    alpha = reg.alpha_[:120]
+    assert set(np.argsort(alpha)[:3]) == {0, 1, 2}
+    # By far: the noise inputs' weights are switched off.
+    assert alpha[3:].min() > 100 * alpha[:3].max()
+
+
+def test_a_group_is_switched_off_by_its_own_share_of_its_weights():
+    import skbackprop._training.evidence as evidence
+
+    # 120 groups of 10 weights, gamma = 240: two weights well determined in
+    # each group but the last, whose 0.05 of 10 is under a hundredth.
+    gammas = np.r_[np.full(119, 240 / 119 - 0.05 / 119), 0.05]
+    new = evidence.Estimate(
+        np.ones(120),
+        1.0,
+        float(gammas.sum()),
+        0.0,
+        np.ones(120),
+        None,
+        gammas,
+        np.full(120, 10.0),
+    )
+    np.testing.assert_array_equal(evidence._off(new), np.arange(120) == 119)

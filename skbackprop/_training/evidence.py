@@ -101,7 +101,8 @@ ALPHA_BOUNDS = (1e-12, 1e12)
 
 class Estimate(NamedTuple):
     """One re-estimation at a fitted ``theta`` (fitted with ``alpha``, one
-    per group, as ``gammas`` and ``next_alpha``; ``gamma`` is their sum)."""
+    per group, as ``gammas``, ``next_alpha`` and ``sizes``, the groups'
+    numbers of weights, None for unknown; ``gamma`` is their sum)."""
 
     alpha: np.ndarray
     beta: float
@@ -110,6 +111,7 @@ class Estimate(NamedTuple):
     next_alpha: np.ndarray
     factor: np.ndarray | None
     gammas: np.ndarray
+    sizes: np.ndarray | None = None
 
 
 class Groups:
@@ -276,12 +278,11 @@ def reestimate(objective, theta, terms, constant=0.0, groups=None):
     """
     net, S, c = objective.net, objective.weight_sum, objective.scale
     groups = Groups(net) if groups is None else groups
-    alpha = groups.collapse(objective.alpha) * c
+    fitted = groups.collapse(objective.alpha)  # alpha / c
+    alpha, sizes = fitted * c, groups.sizes
     n_W, n_b = net.n_coefs, net.n_params - net.n_coefs
     diagonal, log_det_M, L = terms(objective, theta)
-    gammas = np.clip(
-        groups.sizes - alpha / c * groups.sums(diagonal), 0.0, groups.sizes
-    )
+    gammas = np.clip(sizes - fitted * groups.sums(diagonal), 0.0, sizes)
     gamma = float(gammas.sum())
     E_D = float(at_alpha(objective, 0.0).cost(theta)) * S
     theta = np.asarray(theta, np.float64)
@@ -297,27 +298,36 @@ def reestimate(objective, theta, terms, constant=0.0, groups=None):
     epsilon, log_c = terms.epsilon * beta, np.log(c)  # the biases' precision / c
     with np.errstate(over="ignore"):
         # c * data is beyond float64 for some 1e308 rows (as counts).
-        log_evidence = (
+        log_evidence = float(
             c * (data - epsilon * E_b)
             - beta * float(alpha @ E_W)
             - 0.5 * (net.n_params * (np.log(beta) + log_c) + log_det_M)
-            + 0.5 * float(groups.sizes @ np.log(np.maximum(alpha * beta, tiny)))
+            + 0.5 * float(sizes @ np.log(np.maximum(alpha * beta, tiny)))
             + 0.5 * n_b * (np.log(epsilon) + log_c)
         )
     next_alpha = gammas / np.maximum(2.0 * E_W, tiny) / beta
     next_alpha = np.clip(next_alpha, *ALPHA_BOUNDS)
-    return Estimate(alpha, beta, gamma, float(log_evidence), next_alpha, L, gammas)
+    return Estimate(alpha, beta, gamma, log_evidence, next_alpha, L, gammas, sizes)
+
+
+def _capacity(new):
+    """What ``gamma_g`` is measured against: the group's number of weights, or
+    ``gamma`` (at least 1) if smaller; ``gamma`` alone would not scale with
+    the number of groups (120 inputs: each group under 1% of ``gamma``)."""
+    cap = max(new.gamma, 1.0)
+    return cap if new.sizes is None else np.minimum(new.sizes, cap)
 
 
 def _off(new):
-    """The groups switched off: ``gamma_g <= TOL gamma``.
+    """The groups switched off: ``gamma_g <= TOL`` times :func:`_capacity`,
+    at most a hundredth of its weights well determined.
 
     Their ``alpha`` is held, not re-estimated: the re-estimate would grow
     without bound as the weights shrink, and each larger ``alpha`` makes the
     next fit stiffer (L-BFGS-B took 300 to 500 iterations a fit at ``alpha =
     1e12``) for no change in the predictions.
     """
-    return new.gammas <= TOL * max(new.gamma, 1.0)
+    return new.gammas <= TOL * _capacity(new)
 
 
 def _flat(curve):
@@ -330,12 +340,12 @@ def _flat(curve):
 def _settled(new, old):
     """Whether every group's ``alpha`` settled, ``beta`` and ``gamma`` too.
 
-    A group switched off (:func:`_off`: at most a hundredth of the
-    well-determined parameters, its weights held near 0 by a precision the
-    data barely oppose) counts as settled.  With several groups
-    (``alpha="ard"``), so does one whose ``gamma_g`` moved by at most ``TOL
-    gamma``: the inner runs are cut short, so its ``alpha`` keeps jittering
-    by a few percent (ReLU networks on the diabetes data: the loop ran into
+    A group switched off (:func:`_off`: at most a hundredth of its weights
+    well determined, held near 0 by a precision the data barely oppose)
+    counts as settled.  With several groups (``alpha="ard"``), so does one
+    whose ``gamma_g`` moved by at most ``TOL`` times :func:`_capacity`: the
+    inner runs are cut short, so its ``alpha`` keeps jittering by a few
+    percent (ReLU networks on the diabetes data: the loop ran into
     :data:`MAX_ITER` with every ``gamma_g`` steady to 0.1 of 27), for no
     change to the fit.
     """
@@ -343,7 +353,7 @@ def _settled(new, old):
         return False
     moved = np.abs(np.log(new.next_alpha / new.alpha)) > TOL
     if len(new.gammas) > 1:
-        moved &= np.abs(new.gammas - old.gammas) > TOL * max(new.gamma, 1.0)
+        moved &= np.abs(new.gammas - old.gammas) > TOL * _capacity(new)
     return (
         not np.any(moved & ~_off(new))
         and abs(np.log(new.beta / old.beta)) <= TOL
@@ -361,14 +371,12 @@ def _text(alpha):
 def counted(objective):
     """``objective`` with its weights on a scale the evidence can use.
 
-    The evidence's alphas (within :data:`ALPHA_BOUNDS`) divided by
-    ``objective.scale`` must be finite in the network's dtype (the cost's)
-    and normal in float64 (``M``'s): with a subnormal penalty, ``M^-1``
-    overflows where the data leave a weight to the prior.  So weights whose
-    scale is above ``ALPHA_BOUNDS[0] / tiny`` (about ``1e296``) are
-    multiplied by a power of two (and the scale divided by it), which
-    changes no cost; weights too small for ``ALPHA_BOUNDS[1]`` are refused.
-    """
+    The evidence's alphas (:data:`ALPHA_BOUNDS`) over ``objective.scale``
+    must be finite in the network's dtype and normal in float64 (else
+    ``M^-1`` overflows where the data leave a weight to the prior): weights
+    of a scale above ``ALPHA_BOUNDS[0] / tiny`` (about ``1e296``) are
+    multiplied by a power of two (the scale divided by it: the same cost);
+    weights too small for ``ALPHA_BOUNDS[1]`` are refused."""
     c, info = objective.scale, np.finfo(objective.net.dtype)
     tiny = float(np.finfo(np.float64).tiny)
     if not ALPHA_BOUNDS[1] / float(info.max) <= c:
