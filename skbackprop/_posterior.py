@@ -76,9 +76,11 @@ def fit_posterior(est, objective, result, rows):
     if not evidence:
         alpha = est.alpha_ = float(est.alpha)
     elif np.ndim(result.alpha):
-        # alpha="ard": the groups' alphas; the last layer's is the last.
+        # alpha="ard": the groups' alphas, inputs first.  The last layer's
+        # weights have the last group's; with no hidden layer they are the
+        # inputs' weights, each row (one per input) its input's.
         est.alpha_ = np.asarray(result.alpha, np.float64)
-        alpha = float(est.alpha_[-1])
+        alpha = est.alpha_ if len(net.layer_sizes) == 2 else float(est.alpha_[-1])
     else:
         alpha = est.alpha_ = float(result.alpha)
     est.n_effective_params_ = result.gamma + n_b if evidence else None

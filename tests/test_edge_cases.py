@@ -259,3 +259,61 @@ def test_a_group_is_switched_off_by_its_own_share_of_its_weights():
         np.full(120, 10.0),
     )
     np.testing.assert_array_equal(evidence._off(new), np.arange(120) == 119)
+
+
+# -- item 14: ARD error bars without a hidden layer, last-layer path ----------
+
+
+def _ard_linear(m, n, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(m, n))
+    y = X[:, 0] - 0.5 * X[:, 1] + 0.1 * rng.normal(size=m)
+    return X, y, rng.normal(size=(200, n))
+
+
+@pytest.fixture
+def last_layer_posterior(monkeypatch):
+    # Above FULL_LIMIT parameters (2,000) the error bars take the last
+    # layer's path; lowered here so that small networks take it.
+    import skbackprop._posterior as posterior
+
+    monkeypatch.setattr(posterior, "FULL_LIMIT", 0)
+
+
+def test_ard_error_bars_without_hidden_layer_are_bayesian_linear_regression(
+    last_layer_posterior,
+):
+    # More inputs than rows: the posterior of the unused inputs' weights is
+    # their prior's, 1 / alpha_ each; the last input's alpha_ for all made
+    # the error bars up to 170 times too large.
+    from skbackprop._engine.laplace import EPSILON
+
+    X, y, X_new = _ard_linear(60, 100)
+    reg = BackpropRegressor((), alpha="ard", random_state=0).fit(X, y)
+    assert reg._laplace["kind"] == "last-layer"
+    Phi = np.column_stack([X, np.ones(len(X))])
+    G = Phi.T @ Phi
+    M = G + np.diag(np.r_[reg.alpha_, EPSILON * np.mean(np.diag(G))])
+    Phi_new = np.column_stack([X_new, np.ones(len(X_new))])
+    q = np.einsum("ij,ji->i", Phi_new, np.linalg.solve(M, Phi_new.T))
+    expected = np.sqrt(reg.noise_variance_ * (1 + q))
+    # Cholesky against LU, both backward stable: within cond(M) eps.
+    cond = np.linalg.cond(M)
+    std = reg.predict(X_new, return_std=True)[1]
+    np.testing.assert_allclose(std, expected, rtol=100 * cond * np.finfo(float).eps)
+
+
+def test_ard_error_bars_do_not_depend_on_the_column_order(last_layer_posterior):
+    # The first (relevant) input moved last: the fits agree to the loop's
+    # tolerance on alpha, and so must their error bars.
+    import skbackprop._training.evidence as evidence
+
+    X, y, X_new = _ard_linear(200, 20)
+    order = np.roll(np.arange(20), -1)
+    stds = [
+        BackpropRegressor((), alpha="ard", random_state=0)
+        .fit(X[:, cols], y)
+        .predict(X_new[:, cols], return_std=True)[1]
+        for cols in (np.arange(20), order)
+    ]
+    np.testing.assert_allclose(stds[1], stds[0], rtol=evidence.TOL)
