@@ -317,3 +317,21 @@ def test_ard_error_bars_do_not_depend_on_the_column_order(last_layer_posterior):
         for cols in (np.arange(20), order)
     ]
     np.testing.assert_allclose(stds[1], stds[0], rtol=evidence.TOL)
+
+
+@pytest.mark.parametrize(
+    "solver",
+    ["CG", "BFGS", "TNC", "SLSQP", "Newton-CG", "trust-ncg", "trust-krylov"],
+)
+def test_scipy_gradient_methods_fit_the_biases_under_tiny_weights(solver):
+    # They diverged at their first step (CG, BFGS, SLSQP, the trust-region
+    # methods) or stopped with the biases unfitted (TNC, Newton-CG).
+    X, y = _sine_problem()
+    tol = 1e-6
+    reg = BackpropRegressor((5,), solver=solver, tol=tol, random_state=0).fit(
+        X, y, sample_weight=np.full(len(y), 1e-200)
+    )
+    assert max(np.max(np.abs(W)) for W in reg.coefs_) < tol
+    # The methods' tolerances differ (gtol, SLSQP's ftol on the cost):
+    # sqrt(tol) bounds the bias's error through either.
+    np.testing.assert_allclose(reg.predict(X), np.mean(y), rtol=0, atol=np.sqrt(tol))

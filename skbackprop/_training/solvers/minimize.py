@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 from scipy.optimize import OptimizeResult, OptimizeWarning, minimize
 
-from skbackprop._training.bounds import scipy_bounds
+from skbackprop._training.bounds import project, scipy_bounds
 from skbackprop._training.guard import (
     check_finite_gradient,
     checked_hessp,
@@ -290,16 +290,17 @@ def _checked_custom(solver, n_params):
     return custom
 
 
-# L-BFGS-B stalls where the penalty's curvature alpha / S dwarfs the data's
-# (of order 1 on scaled inputs): from about 1e8 the weights' part of the cost
-# drops below its rounding while their gradient still fails the test, and it
-# stopped on the relative reduction with the biases unfitted; from 1e154 its
-# squared gradients overflowed at the first step.  Above STIFF it runs on
+# SciPy's gradient methods stall where the penalty's curvature alpha / S
+# dwarfs the data's (of order 1 on scaled inputs).  From about 1e8 L-BFGS-B's
+# weights' part of the cost dropped below its rounding while their gradient
+# still failed the test, and it stopped on the relative reduction with the
+# biases unfitted (TNC, Newton-CG too); from 1e154 squared gradients
+# overflowed at the first step (every method).  Above STIFF they run on
 # x = theta / d, d a power of two near 1 / sqrt(alpha / S) for the weights
 # whose alpha / S exceeds 1 (1 elsewhere): in x the penalty's curvature is
-# about 1, the data's at most as before.  Its first step, of unit length,
-# would not reach the minimum of weights sqrt(alpha / S) away in x: those
-# above STIFF start from one Newton step on the penalty's curvature.
+# about 1, the data's at most as before.  A first step of unit length would
+# not reach the minimum of weights sqrt(alpha / S) away in x: those above
+# STIFF start from one Newton step on the penalty's curvature.
 STIFF = 1e4
 
 
@@ -318,15 +319,15 @@ def _stiff_scaling(objective):
     return d, kappa
 
 
-def _stiff_start(objective, cost_grad, theta, kappa, progress):
+def _stiff_start(objective, cost_grad, theta, kappa, progress, bounds):
     """``theta`` with the weights of ``alpha / S > STIFF`` at ``-g_W / (alpha /
     S)``, ``g`` the data's gradient (the cost's at ``alpha = 0``): the minimum
     of the penalty plus the data's linearization, whose curvature (below ``1
     / STIFF`` of the penalty's) is neglected; one Newton step on the
     penalty's curvature, without the cancellation of ``W - D_W / (alpha /
-    S)``.  An iteration of the run when it lowers a finite cost (one
-    infinite at ``theta`` ends the fit as everywhere else).  Returns the
-    parameters and whether it stepped."""
+    S)``, projected on ``bounds``.  An iteration of the run when it lowers a
+    finite cost (one infinite at ``theta`` ends the fit as everywhere else).
+    Returns the parameters and whether it stepped."""
     theta = np.array(theta, dtype=np.float64)
     J = cost_grad(theta)[0]
     if not np.isfinite(J):
@@ -337,6 +338,8 @@ def _stiff_start(objective, cost_grad, theta, kappa, progress):
     stiff = np.flatnonzero(kappa > STIFF)
     step = theta.copy()
     step[stiff] = -g[stiff] / kappa[stiff]
+    if bounds is not None:
+        project(step, bounds)
     J_step = cost_grad(step)[0]
     if not J_step < J:
         return theta, False
@@ -365,17 +368,19 @@ def _run(solver, method, objective, theta, progress, settings, options):
 
     progress.limit = solver.iteration_limit(settings, options)
     bounds, on_iteration = settings.bounds, progress
-    stiff = _stiff_scaling(objective) if method == "L-BFGS-B" else None
+    stiff = None if callable(method) or not uses_jac else _stiff_scaling(objective)
     d = None
     if stiff is not None:
         d, kappa = stiff
-        theta, stepped = _stiff_start(objective, cost_grad, theta, kappa, progress)
+        theta, stepped = _stiff_start(
+            objective, cost_grad, theta, kappa, progress, bounds
+        )
         if stepped and "maxiter" in options:
             # The step was the run's first iteration.
             options = {**options, "maxiter": options["maxiter"] - 1}
             if options["maxiter"] < 1:
                 raise IterationLimit
-        # L-BFGS-B runs on x = theta / d (exact: d holds powers of two).
+        # The method runs on x = theta / d (exact: d holds powers of two).
         theta = theta / d
         cost_grad_theta = cost_grad
 
@@ -385,6 +390,12 @@ def _run(solver, method, objective, theta, progress, settings, options):
 
         def on_iteration(x, J):
             progress(d * x, J)
+
+        if hessp is not None:
+            hessp_theta = hessp
+
+            def hessp(x, v):
+                return d * hessp_theta(d * x, d * v)
 
         if bounds is not None:
             bounds = (bounds[0] / d, bounds[1] / d)
@@ -422,8 +433,9 @@ def _run(solver, method, objective, theta, progress, settings, options):
         ) from exc
     if d is not None:
         result.x = d * result.x
-        if "jac" in result:
-            result.jac = result.jac / d
+        for key in ("jac", "grad"):  # the gradient (trust-constr's jac: constraints')
+            if np.shape(result.get(key)) == d.shape:
+                result[key] = result[key] / d
     # n_iter_ counts the iterations the callback saw, one loss_curve_ entry
     # each (SciPy's nit counts Nelder-Mead's first simplex, COBYQA calls the
     # callback at every evaluation, a custom solver reports what it likes);
