@@ -59,6 +59,7 @@ from typing import NamedTuple
 import numpy as np
 
 from skbackprop._engine import hutchinson, laplace
+from skbackprop._training.objective import reweighted
 from skbackprop._training.progress import warn
 from skbackprop._training.solvers import INTERRUPTED, STOPPED
 
@@ -270,12 +271,9 @@ def reestimate(objective, theta, terms, constant=0.0, groups=None):
     ``objective.alpha`` is the penalty ``theta`` was fitted with (one per
     weight for several ``groups``, :class:`Groups`; default one group);
     ``constant`` is added to the loss sum to make it the negative
-    log-likelihood (Poisson).  The objective's weights and penalty are the
-    user's divided by ``c = objective.scale``: so are ``S``, ``E_D``,
-    ``G_D``, ``M`` and ``epsilon`` here, multiplied by ``c`` (or ``log c``
-    added) where a term of the evidence needs them as counts.  ``gamma``,
-    ``beta`` and the returned alphas do not depend on ``c``.
-    """
+    log-likelihood (Poisson).  ``S``, ``E_D``, ``G_D``, ``M``, ``epsilon``
+    and ``objective.alpha`` are the user's divided by ``c = objective.scale``,
+    multiplied back where the evidence counts the weights."""
     net, S, c = objective.net, objective.weight_sum, objective.scale
     groups = Groups(net) if groups is None else groups
     fitted = groups.collapse(objective.alpha)  # alpha / c
@@ -369,34 +367,23 @@ def _text(alpha):
 
 
 def counted(objective):
-    """``objective`` with its weights on a scale the evidence can use.
-
-    The evidence's alphas (:data:`ALPHA_BOUNDS`) over ``objective.scale``
-    must be finite in the network's dtype and normal in float64 (else
-    ``M^-1`` overflows where the data leave a weight to the prior): weights
-    of a scale above ``ALPHA_BOUNDS[0] / tiny`` (about ``1e296``) are
-    multiplied by a power of two (the scale divided by it: the same cost);
-    weights too small for ``ALPHA_BOUNDS[1]`` are refused."""
-    c, info = objective.scale, np.finfo(objective.net.dtype)
-    tiny = float(np.finfo(np.float64).tiny)
-    if not ALPHA_BOUNDS[1] / float(info.max) <= c:
+    """``objective`` with weights on a scale the evidence can use: its alphas
+    (:data:`ALPHA_BOUNDS`) over ``objective.scale`` finite in the network's
+    dtype and normal in float64 (else ``M^-1`` overflows where the data leave
+    a weight to the prior)."""
+    c, top = objective.scale, float(np.finfo(objective.net.dtype).max)
+    if not ALPHA_BOUNDS[1] / top <= c:
         raise ValueError(
-            "alpha='evidence' and alpha='ard' read the sample weights as "
-            f"counts; weights this small (the largest is about {c:.3g}) are "
-            "almost no data, and the penalties the evidence may set (up to "
-            f"{ALPHA_BOUNDS[1]:g}) per unit of them are beyond {info.dtype}'s "
-            "range. Scale the weights up, to the number of observations each "
-            "row stands for."
+            "alpha='evidence' and 'ard' read the sample weights as counts: "
+            f"weights this small (the largest about {c:.3g}) are almost no data, "
+            f"and the penalties (up to {ALPHA_BOUNDS[1]:g}) per unit of them "
+            "exceed the data's dtype. Scale the weights up, to the observations "
+            "each row stands for."
         )
+    tiny = float(np.finfo(np.float64).tiny)
     if ALPHA_BOUNDS[0] / c >= tiny:
         return objective
-    k = float(np.ldexp(1.0, np.frexp(c * tiny / ALPHA_BOUNDS[0])[1]))
-    objective = copy.copy(objective)
-    sw = objective.sample_weight
-    objective.sample_weight = (sw * k).astype(sw.dtype, copy=False)
-    objective.weight_sum *= k
-    objective.scale = c / k
-    return objective
+    return reweighted(objective, np.frexp(c * tiny / ALPHA_BOUNDS[0])[1])
 
 
 def check_loss(loss, settings):
@@ -477,13 +464,12 @@ def run_evidence(objective, theta, settings, rng, fit):
     if result.unconverged and not cut:
         warn(result.unconverged)
     determined = new.gamma + net.n_params - net.n_coefs
-    N = objective.weight_sum * net.layer_sizes[-1]  # divided by scale
-    if gaussian(net) and determined / scale >= N:
+    N = scale * objective.weight_sum * net.layer_sizes[-1]  # inf beyond float64
+    if gaussian(net) and determined >= N:
         warn(
             f"The network has about {determined:.0f} well-determined parameters "
-            f"for {N * scale:.3g} data (the sum of the sample weights times the "
-            "outputs): the noise estimate is unreliable. Use a smaller network "
-            "or more data."
+            f"for {N:.3g} data: the noise estimate is unreliable. Use a smaller "
+            "network or more data."
         )
     # The factor of the user's M: the loop's is of M / scale.
     factor = None if new.factor is None else new.factor * np.sqrt(scale)

@@ -7,6 +7,7 @@ cluster.
 """
 
 import contextlib
+import copy
 from typing import Protocol
 
 import numpy as np
@@ -58,6 +59,17 @@ def scaled_alpha(alpha, scale, dtype=np.float64):
             "smaller alpha" + (", or fit float64 data." if name != "float64" else ".")
         )
     return scaled
+
+
+def reweighted(objective, e):
+    """``objective`` with its weights times ``2**e`` and its ``scale`` divided
+    by it (``alpha`` as it was: the caller sets it)."""
+    objective, k = copy.copy(objective), float(np.ldexp(1.0, e))
+    sw = objective.sample_weight
+    objective.sample_weight = (sw * k).astype(sw.dtype, copy=False)
+    objective.weight_sum *= k
+    objective.scale /= k
+    return objective
 
 
 class Objective(Protocol):
