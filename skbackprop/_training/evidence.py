@@ -59,7 +59,7 @@ from typing import NamedTuple
 import numpy as np
 
 from skbackprop._engine import hutchinson, laplace
-from skbackprop._training.objective import reweighted
+from skbackprop._training.objective import for_penalties
 from skbackprop._training.progress import warn
 from skbackprop._training.solvers import INTERRUPTED, STOPPED
 
@@ -366,26 +366,6 @@ def _text(alpha):
     return f"{np.min(alpha):.6g} to {np.max(alpha):.6g} ({len(alpha)} groups)"
 
 
-def counted(objective):
-    """``objective`` with weights on a scale the evidence can use: its alphas
-    (:data:`ALPHA_BOUNDS`) over ``objective.scale`` finite in the network's
-    dtype and normal in float64 (else ``M^-1`` overflows where the data leave
-    a weight to the prior)."""
-    c, top = objective.scale, float(np.finfo(objective.net.dtype).max)
-    if not ALPHA_BOUNDS[1] / top <= c:
-        raise ValueError(
-            "alpha='evidence' and 'ard' read the sample weights as counts: "
-            f"weights this small (the largest about {c:.3g}) are almost no data, "
-            f"and the penalties (up to {ALPHA_BOUNDS[1]:g}) per unit of them "
-            "exceed the data's dtype. Scale the weights up, to the observations "
-            "each row stands for."
-        )
-    tiny = float(np.finfo(np.float64).tiny)
-    if ALPHA_BOUNDS[0] / c >= tiny:
-        return objective
-    return reweighted(objective, np.frexp(c * tiny / ALPHA_BOUNDS[0])[1])
-
-
 def check_loss(loss, settings):
     """Refuse a loss the evidence cannot serve: without a likelihood (its
     noise model) or a curvature (the posterior's), or a solver that cannot
@@ -419,7 +399,8 @@ def run_evidence(objective, theta, settings, rng, fit):
     """
     net = objective.net
     check_loss(net.loss, settings)
-    objective = counted(objective)
+    # Its alphas per unit weight representable (the weights rescaled).
+    objective = for_penalties(objective, *ALPHA_BOUNDS)
     inner = full = dataclasses.replace(settings, evidence=False, ard=False)
     if settings.ard:
         inner = dataclasses.replace(full, max_iter=min(full.max_iter, ARD_STEPS))

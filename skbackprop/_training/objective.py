@@ -72,6 +72,27 @@ def reweighted(objective, e):
     return objective
 
 
+def for_penalties(objective, low, high):
+    """``objective`` with its weights on a scale where every penalty in
+    ``[low, high]`` divided by its ``scale`` is finite in the network's dtype
+    and normal in float64 (the evidence's ``M^-1`` overflows where the data
+    leave a weight to a subnormal prior): its weights times a power of two
+    if need be (:func:`reweighted`); a ValueError if they are too small."""
+    c, top = objective.scale, float(np.finfo(objective.net.dtype).max)
+    if not high / top <= c:
+        raise ValueError(
+            "alpha='evidence' and 'ard' read the sample weights as counts: "
+            f"weights this small (the largest about {c:.3g}) are almost no data, "
+            f"and the penalties (up to {high:g}) per unit of them exceed the "
+            "data's dtype. Scale the weights up, to the observations each row "
+            "stands for."
+        )
+    tiny = float(np.finfo(np.float64).tiny)
+    if low / c >= tiny:
+        return objective
+    return reweighted(objective, np.frexp(c * tiny / low)[1])
+
+
 class Objective(Protocol):
     """What a solver may ask of the function it minimizes.
 
