@@ -451,7 +451,7 @@ class BaseBackprop(PersistenceMixin, BaseEstimator, metaclass=ABCMeta):
             self, objective, result, None if incremental else data.rows(objective)
         )
         if objective.targets is not None:
-            n_data = objective.weight_sum * net.layer_sizes[-1]
+            n_data = objective.scale * objective.weight_sum * net.layer_sizes[-1]
             to_target_units(self, net, objective.targets, n_data)
         del self._fit_penalty
         return self

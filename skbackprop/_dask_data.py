@@ -253,8 +253,8 @@ class Dask:
             target_scale=lambda: _target_scale(Y),
             keep_loss=incremental and not first_pass,
         )
-        alpha = scaled_alpha(est._alpha_in_use(), scale)
-        objective = DaskObjective(net, X, Y, sample_weight, weight_sum, alpha)
+        alpha = scaled_alpha(est._alpha_in_use(), scale, dtype)
+        objective = DaskObjective(net, X, Y, sample_weight, weight_sum, alpha, scale)
         if est.verbose:
             print(
                 f"Data ready on the workers after {time.perf_counter() - start:.1f} "

@@ -42,7 +42,7 @@ class InMemory:
         X, y = est._validate_input(X, y, incremental, reset=first_pass)
         if sp.issparse(X):
             X = X.tocsr()
-        sample_weight, alpha = _check_weights(est, sample_weight, X, y)
+        sample_weight, alpha, scale = _check_weights(est, sample_weight, X, y)
         encode, args = est._target_encoding()
         Y = encode(y, *args, dtype=X.dtype)
         targets = None
@@ -57,7 +57,7 @@ class InMemory:
             target_scale=lambda: target_scale(Y, sample_weight),
             keep_loss=incremental and not first_pass,
         )
-        objective = InMemoryObjective(net, X, Y, sample_weight, alpha)
+        objective = InMemoryObjective(net, X, Y, sample_weight, alpha, scale)
         objective.targets = targets
         return objective, y
 
@@ -107,7 +107,7 @@ class InMemory:
                     "trained on. Use a larger validation_fraction, other "
                     "weights, or early_stopping=False."
                 )
-        train = InMemoryObjective(o.net, X_train, Y_train, sw_train, o.alpha)
+        train = InMemoryObjective(o.net, X_train, Y_train, sw_train, o.alpha, o.scale)
         return train, score_function(est, o.net, X_val, Y_val, y_val, sw_val)
 
     def predictor(self, est, X):
@@ -170,29 +170,28 @@ def standardized(Y, sample_weight):
 def _check_weights(est, sample_weight, X, y):
     """Sample weights times the class weights, checked, and the penalty.
 
-    Returns ``(weights, alpha)``: the weights (None for none) in ``X``'s
-    dtype and ``alpha``, both divided by powers of two near the largest
-    sample and class weights (see
+    Returns ``(weights, alpha, scale)``: the weights (None for none) in
+    ``X``'s dtype and a float ``alpha``, both divided by ``scale``, a power
+    of two near the largest sample and class weights (see
     :func:`~skbackprop._training.objective.weight_scale`): the same cost,
-    whatever the weights' scale.
+    whatever the weights' scale.  ``alpha="evidence"`` and ``"ard"`` stay
+    names: the evidence reads the weights as counts, their sum ``scale *
+    weight_sum``, and divides its own ``alpha`` by ``scale``.
     """
     scale = 1.0
-    # The evidence reads the weights as frequencies (its N is their sum):
-    # alpha="evidence" keeps them as given.
-    keep = isinstance(est._alpha_in_use(), str)
     if sample_weight is not None:
         # Checked and scaled in float64: 1e308 is a valid weight, not an
         # overflow in float32.
         sample_weight = _check_sample_weight(
             sample_weight, X, dtype=np.float64, ensure_non_negative=True
         )
-        c = 1.0 if keep else weight_scale(sample_weight)
+        c = weight_scale(sample_weight)
         sample_weight = (sample_weight / c).astype(X.dtype, copy=False)
         scale *= c
     target_weights = est._target_weights(y)
     if target_weights is not None:
         target_weights = np.asarray(target_weights, dtype=np.float64)
-        c = 1.0 if keep else weight_scale(target_weights)
+        c = weight_scale(target_weights)
         target_weights = (target_weights / c).astype(X.dtype, copy=False)
         scale *= c
         sample_weight = (
@@ -204,7 +203,9 @@ def _check_weights(est, sample_weight, X, y):
             "at least one sample must have a positive weight."
         )
     alpha = est._alpha_in_use()
-    return sample_weight, alpha if keep else scaled_alpha(alpha, scale)
+    if not isinstance(alpha, str):
+        alpha = scaled_alpha(alpha, scale, X.dtype)
+    return sample_weight, alpha, scale
 
 
 IN_MEMORY = InMemory()

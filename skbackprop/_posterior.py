@@ -76,9 +76,11 @@ def fit_posterior(est, objective, result, rows):
     if not evidence:
         alpha = est.alpha_ = float(est._alpha_in_use())
     elif np.ndim(result.alpha):
-        # alpha="ard": the groups' alphas; the last layer's is the last.
+        # alpha="ard": the groups' alphas, inputs first.  The last layer's
+        # weights have the last group's; with no hidden layer they are the
+        # inputs' weights, each row (one per input) its input's.
         est.alpha_ = np.asarray(result.alpha, np.float64)
-        alpha = float(est.alpha_[-1])
+        alpha = est.alpha_ if len(net.layer_sizes) == 2 else float(est.alpha_[-1])
     else:
         alpha = est.alpha_ = float(result.alpha)
     est.n_effective_params_ = result.gamma + n_b if evidence else None
@@ -96,8 +98,11 @@ def fit_posterior(est, objective, result, rows):
     if n + 1 > LAST_LAYER_LIMIT:
         return
     X, sample_weight = rows
-    # The objective's alpha goes with its (possibly rescaled) weights.
-    alpha = alpha if evidence else float(objective.alpha)
+    # The objective's weights and alpha are the user's divided by c: so are
+    # G, M and E_D here; the weights count as repetitions (N = c S n_out),
+    # and the factor kept is that of the user's M, sqrt(c) L.
+    c = objective.scale
+    alpha = alpha / c if evidence else float(objective.alpha)
     with np.errstate(over="ignore", invalid="ignore"):
         G = laplace.last_layer_gram(net, theta, X, sample_weight)
         if not np.isfinite(G).all():
@@ -108,7 +113,8 @@ def fit_posterior(est, objective, result, rows):
             S, n_out = objective.weight_sum, net.layer_sizes[-1]
             E_D = at_alpha(objective, 0.0).cost(theta) * S
             gamma = n_out * (n + 1 - alpha * laplace.weight_trace(L, n))
-            est.noise_variance_ = 2 * E_D / max(S * n_out - gamma, 1.0)
+            est.noise_variance_ = 2 * E_D / max(S * n_out - gamma / c, 1.0 / c)
+        L = L * np.sqrt(c)
     est._laplace = {"kind": "last-layer", "factor": L}
 
 
@@ -162,7 +168,10 @@ def to_target_units(est, net, targets, n_data):
         est.noise_variance_ *= square
     if est.evidence_curve_ is not None:
         N = n_data * np.log(scale)
-        est.evidence_curve_ = [value - N for value in est.evidence_curve_]
+        # An infinite log evidence (about 1e308 rows) stays as it is.
+        est.evidence_curve_ = [
+            value - N if np.isfinite(value) else value for value in est.evidence_curve_
+        ]
     laplace_ = getattr(est, "_laplace", None)
     if laplace_ is not None and laplace_["kind"] == "full":
         t = _output_scale(net, scale)

@@ -91,7 +91,7 @@ def validation_set(est, net, y, X_val, y_val, sample_weight_val, check_weights):
             "and number of columns."
         )
     try:
-        sw_val, _ = check_weights(est, sample_weight_val, X_val, y_val)
+        sw_val = check_weights(est, sample_weight_val, X_val, y_val)[0]
     except ValueError as exc:
         raise ValueError(f"sample_weight_val: {exc}") from exc
     return X_val, Y_val, y_val, sw_val

@@ -165,13 +165,16 @@ class DaskObjective:
         ``S``, the sum of the weights (the number of rows without them).
     alpha : float
         The L2 penalty.
+    scale : float, default=1.0
+        The power of two the weights and ``alpha`` were divided by (see
+        :class:`~skbackprop._training.objective.Objective`).
     """
 
     targets = None  # never standardized (see InMemoryObjective)
 
-    def __init__(self, net, X, Y, sample_weight, weight_sum, alpha):
+    def __init__(self, net, X, Y, sample_weight, weight_sum, alpha, scale=1.0):
         self.net, self.X, self.Y, self.sample_weight = net, X, Y, sample_weight
-        self.alpha = alpha
+        self.alpha, self.scale = alpha, scale
         self.n_samples = int(X.shape[0])
         self.weight_sum = float(weight_sum)
         self._spec = (

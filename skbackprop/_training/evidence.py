@@ -59,6 +59,7 @@ from typing import NamedTuple
 import numpy as np
 
 from skbackprop._engine import hutchinson, laplace
+from skbackprop._training.objective import for_penalties
 from skbackprop._training.progress import warn
 from skbackprop._training.solvers import INTERRUPTED, STOPPED
 
@@ -108,7 +109,8 @@ ALPHA_BOUNDS = (1e-12, 1e12)
 
 class Estimate(NamedTuple):
     """One re-estimation at a fitted ``theta`` (fitted with ``alpha``, one
-    per group, as ``gammas`` and ``next_alpha``; ``gamma`` is their sum)."""
+    per group, as ``gammas``, ``next_alpha`` and ``sizes``, the groups'
+    numbers of weights, None for unknown; ``gamma`` is their sum)."""
 
     alpha: np.ndarray
     beta: float
@@ -117,6 +119,7 @@ class Estimate(NamedTuple):
     next_alpha: np.ndarray
     factor: np.ndarray | None
     gammas: np.ndarray
+    sizes: np.ndarray | None = None
 
 
 class Groups:
@@ -287,14 +290,16 @@ def reestimate(objective, theta, terms, constant=0.0, groups=None):
     ``objective.alpha`` is the penalty ``theta`` was fitted with (one per
     weight for several ``groups``, :class:`Groups`; default one group);
     ``constant`` is added to the loss sum to make it the negative
-    log-likelihood (Poisson).
-    """
-    net, S = objective.net, objective.weight_sum
+    log-likelihood (Poisson).  ``S``, ``E_D``, ``G_D``, ``M``, ``epsilon``
+    and ``objective.alpha`` are the user's divided by ``c = objective.scale``,
+    multiplied back where the evidence counts the weights."""
+    net, S, c = objective.net, objective.weight_sum, objective.scale
     groups = Groups(net) if groups is None else groups
-    alpha = groups.collapse(objective.alpha)
+    fitted = groups.collapse(objective.alpha)  # alpha / c
+    alpha, sizes = fitted * c, groups.sizes
     n_W, n_b = net.n_coefs, net.n_params - net.n_coefs
     diagonal, log_det_M, L = terms(objective, theta)
-    gammas = np.clip(groups.sizes - alpha * groups.sums(diagonal), 0.0, groups.sizes)
+    gammas = np.clip(sizes - fitted * groups.sums(diagonal), 0.0, sizes)
     gamma = float(gammas.sum())
     E_D = float(at_alpha(objective, 0.0).cost(theta)) * S
     theta = np.asarray(theta, np.float64)
@@ -303,34 +308,43 @@ def reestimate(objective, theta, terms, constant=0.0, groups=None):
     tiny = np.finfo(float).tiny
     if gaussian(net):
         N = S * net.layer_sizes[-1]
-        beta = max(N - gamma - n_b, 1.0) / max(2.0 * E_D, tiny)
-        noise = 0.5 * N * (np.log(beta) - np.log(2 * np.pi))
+        beta = max(N - (gamma + n_b) / c, 1.0 / c) / max(2.0 * E_D, tiny)
+        data = 0.5 * N * (np.log(beta) - np.log(2 * np.pi)) - beta * (E_D + constant)
     else:
-        beta, noise = 1.0, 0.0
-    alpha_w, alpha_b = alpha * beta, terms.epsilon * beta
-    log_evidence = (
-        -beta * (E_D + constant)
-        - float(alpha_w @ E_W)
-        - alpha_b * E_b
-        - 0.5 * (net.n_params * np.log(beta) + log_det_M)
-        + 0.5 * float(groups.sizes @ np.log(np.maximum(alpha_w, tiny)))
-        + 0.5 * n_b * np.log(alpha_b)
-        + noise
-    )
+        beta, data = 1.0, -(E_D + constant)
+    epsilon, log_c = terms.epsilon * beta, np.log(c)  # the biases' precision / c
+    with np.errstate(over="ignore"):
+        # c * data is beyond float64 for some 1e308 rows (as counts).
+        log_evidence = float(
+            c * (data - epsilon * E_b)
+            - beta * float(alpha @ E_W)
+            - 0.5 * (net.n_params * (np.log(beta) + log_c) + log_det_M)
+            + 0.5 * float(sizes @ np.log(np.maximum(alpha * beta, tiny)))
+            + 0.5 * n_b * (np.log(epsilon) + log_c)
+        )
     next_alpha = gammas / np.maximum(2.0 * E_W, tiny) / beta
     next_alpha = np.clip(next_alpha, *ALPHA_BOUNDS)
-    return Estimate(alpha, beta, gamma, float(log_evidence), next_alpha, L, gammas)
+    return Estimate(alpha, beta, gamma, log_evidence, next_alpha, L, gammas, sizes)
+
+
+def _capacity(new):
+    """What ``gamma_g`` is measured against: the group's number of weights, or
+    ``gamma`` (at least 1) if smaller; ``gamma`` alone would not scale with
+    the number of groups (120 inputs: each group under 1% of ``gamma``)."""
+    cap = max(new.gamma, 1.0)
+    return cap if new.sizes is None else np.minimum(new.sizes, cap)
 
 
 def _off(new):
-    """The groups switched off: ``gamma_g <= TOL gamma``.
+    """The groups switched off: ``gamma_g <= TOL`` times :func:`_capacity`,
+    at most a hundredth of its weights well determined.
 
     Their ``alpha`` is held, not re-estimated: the re-estimate would grow
     without bound as the weights shrink, and each larger ``alpha`` makes the
     next fit stiffer (L-BFGS-B took 300 to 500 iterations a fit at ``alpha =
     1e12``) for no change in the predictions.
     """
-    return new.gammas <= TOL * max(new.gamma, 1.0)
+    return new.gammas <= TOL * _capacity(new)
 
 
 def _flat(curve):
@@ -343,12 +357,12 @@ def _flat(curve):
 def _settled(new, old):
     """Whether every group's ``alpha`` settled, ``beta`` and ``gamma`` too.
 
-    A group switched off (:func:`_off`: at most a hundredth of the
-    well-determined parameters, its weights held near 0 by a precision the
-    data barely oppose) counts as settled.  With several groups
-    (``alpha="ard"``), so does one whose ``gamma_g`` moved by at most ``TOL
-    gamma``: the inner runs are cut short, so its ``alpha`` keeps jittering
-    by a few percent (ReLU networks on the diabetes data: the loop ran into
+    A group switched off (:func:`_off`: at most a hundredth of its weights
+    well determined, held near 0 by a precision the data barely oppose)
+    counts as settled.  With several groups (``alpha="ard"``), so does one
+    whose ``gamma_g`` moved by at most ``TOL`` times :func:`_capacity`: the
+    inner runs are cut short, so its ``alpha`` keeps jittering by a few
+    percent (ReLU networks on the diabetes data: the loop ran into
     :data:`MAX_ITER` with every ``gamma_g`` steady to 0.1 of 27), for no
     change to the fit.
     """
@@ -356,7 +370,7 @@ def _settled(new, old):
         return False
     moved = np.abs(np.log(new.next_alpha / new.alpha)) > TOL
     if len(new.gammas) > 1:
-        moved &= np.abs(new.gammas - old.gammas) > TOL * max(new.gamma, 1.0)
+        moved &= np.abs(new.gammas - old.gammas) > TOL * _capacity(new)
     return (
         not np.any(moved & ~_off(new))
         and abs(np.log(new.beta / old.beta)) <= TOL
@@ -404,6 +418,8 @@ def run_evidence(objective, theta, settings, rng, fit):
     """
     net = objective.net
     check_loss(net.loss, settings)
+    # Its alphas per unit weight representable (the weights rescaled).
+    objective = for_penalties(objective, *ALPHA_BOUNDS)
     inner = full = dataclasses.replace(settings, evidence=False, ard=False)
     if settings.ard:
         inner = dataclasses.replace(full, max_iter=min(full.max_iter, ARD_STEPS))
@@ -411,10 +427,12 @@ def run_evidence(objective, theta, settings, rng, fit):
     constant = net.loss.log_likelihood_constant(objective.Y, objective.sample_weight)
     groups = Groups(net, settings.ard)
     alpha = np.full(groups.n, start_alpha(objective))
+    scale = objective.scale
     n_iter, loss_curve, curve, old = 0, [], [], None
     with objective.threads(None):
         for _ in range(MAX_ITER):
-            fitted = at_alpha(objective, groups.expand(alpha))
+            # The objective's weights were divided by scale: so is its alpha.
+            fitted = at_alpha(objective, groups.expand(alpha / scale))
             result = fit(fitted, theta, inner, rng, emit=False)
             theta = result.theta
             n_iter += result.n_iter
@@ -445,20 +463,21 @@ def run_evidence(objective, theta, settings, rng, fit):
     cut = inner is not full and result.n_iter >= inner.max_iter
     if result.unconverged and not cut:
         warn(result.unconverged)
-    if gaussian(net) and new.gamma + (net.n_params - net.n_coefs) >= (
-        objective.weight_sum * net.layer_sizes[-1]
-    ):
+    determined = new.gamma + net.n_params - net.n_coefs
+    N = scale * objective.weight_sum * net.layer_sizes[-1]  # inf beyond float64
+    if gaussian(net) and determined >= N:
         warn(
-            f"The network has about {new.gamma + net.n_params - net.n_coefs:.0f} "
-            "well-determined parameters for "
-            f"{objective.weight_sum * net.layer_sizes[-1]:.0f} data: the noise "
-            "estimate is unreliable. Use a smaller network or more data."
+            f"The network has about {determined:.0f} well-determined parameters "
+            f"for {N:.3g} data: the noise estimate is unreliable. Use a smaller "
+            "network or more data."
         )
     factor = new.factor
     if factor is None and isinstance(terms, DataSpace) and net.n_params <= FACTOR_LIMIT:
         # The error bars want the dense factor: formed once, at the end.
-        fitted = at_alpha(objective, groups.expand(new.alpha))
+        fitted = at_alpha(objective, groups.expand(new.alpha / scale))
         factor = Exact(terms.epsilon).factor(fitted, theta)
+    # The factor of the user's M: the loop's is of M / scale.
+    factor = None if factor is None else factor * np.sqrt(scale)
     return dataclasses.replace(
         result,
         n_iter=n_iter,

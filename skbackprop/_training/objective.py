@@ -7,6 +7,7 @@ cluster.
 """
 
 import contextlib
+import copy
 from typing import Protocol
 
 import numpy as np
@@ -37,25 +38,59 @@ def weight_scale(weights):
     return float(np.ldexp(1.0, np.frexp(top)[1] - 1))
 
 
-def scaled_alpha(alpha, scale):
+def scaled_alpha(alpha, scale, dtype=np.float64):
     """``alpha / scale`` for weights divided by ``scale`` (see :func:`weight_scale`).
 
-    Raises a ValueError when it overflows: the penalty then outweighs the
-    data beyond what floating point can represent.
+    Raises a ValueError when it is beyond the range of ``dtype``, the
+    network's: the penalty then outweighs the data beyond what the cost's
+    floating point can represent.
     """
     if scale == 1.0 or not alpha:
         return alpha
     with np.errstate(over="ignore", divide="ignore"):
         scaled = float(np.divide(alpha, scale))
-    if not np.isfinite(scaled):
+    if not scaled <= float(np.finfo(dtype).max):
+        name = np.dtype(dtype).name
         raise ValueError(
             f"alpha={alpha!r} is too large for sample weights this small (the "
             f"largest is about {scale:.3g}): the cost (sum_i s_i loss_i + "
             "alpha/2 ||W||^2) / sum_i s_i weighs the penalty alpha / "
-            "sum_i s_i beyond the floating-point range. Scale the weights up "
-            "or use a smaller alpha."
+            f"sum_i s_i beyond {name}'s range. Scale the weights up or use a "
+            "smaller alpha" + (", or fit float64 data." if name != "float64" else ".")
         )
     return scaled
+
+
+def reweighted(objective, e):
+    """``objective`` with its weights times ``2**e`` and its ``scale`` divided
+    by it (``alpha`` as it was: the caller sets it)."""
+    objective, k = copy.copy(objective), float(np.ldexp(1.0, e))
+    sw = objective.sample_weight
+    objective.sample_weight = (sw * k).astype(sw.dtype, copy=False)
+    objective.weight_sum *= k
+    objective.scale /= k
+    return objective
+
+
+def for_penalties(objective, low, high):
+    """``objective`` with its weights on a scale where every penalty in
+    ``[low, high]`` divided by its ``scale`` is finite in the network's dtype
+    and normal in float64 (the evidence's ``M^-1`` overflows where the data
+    leave a weight to a subnormal prior): its weights times a power of two
+    if need be (:func:`reweighted`); a ValueError if they are too small."""
+    c, top = objective.scale, float(np.finfo(objective.net.dtype).max)
+    if not high / top <= c:
+        raise ValueError(
+            "alpha='evidence' and 'ard' read the sample weights as counts: "
+            f"weights this small (the largest about {c:.3g}) are almost no data, "
+            f"and the penalties (up to {high:g}) per unit of them exceed the "
+            "data's dtype. Scale the weights up, to the observations each row "
+            "stands for."
+        )
+    tiny = float(np.finfo(np.float64).tiny)
+    if low / c >= tiny:
+        return objective
+    return reweighted(objective, np.frexp(c * tiny / low)[1])
 
 
 class Objective(Protocol):
@@ -71,12 +106,19 @@ class Objective(Protocol):
         The number of rows.
     weight_sum : float
         ``S``, the sum of the sample weights (``n_samples`` without weights).
+    scale : float
+        The power of two the user's weights (and ``alpha``) were divided by
+        (:func:`weight_scale`): their sum is ``scale * weight_sum``.  The cost
+        does not depend on it; what reads the weights as counts (the
+        evidence's ``N``, the noise variance) or in their units (a robust
+        threshold per row of unit weight) does.
     """
 
     net: Network
     alpha: float
     n_samples: int
     weight_sum: float
+    scale: float
 
     def cost_grad(self, theta) -> tuple[float, np.ndarray]:
         """``(J, D)`` at ``theta``, in the network's dtype."""
@@ -129,15 +171,18 @@ class InMemoryObjective:
         Row weights (times the class weights); their sum must be positive.
     alpha : float
         The L2 penalty.
+    scale : float, default=1.0
+        The power of two the weights and ``alpha`` were divided by (see
+        :class:`Objective`).
     """
 
     # The targets' (mean, scale) when the objective sees them standardized
     # (see the estimators' evidence path), else None.
     targets = None
 
-    def __init__(self, net, X, Y, sample_weight, alpha):
+    def __init__(self, net, X, Y, sample_weight, alpha, scale=1.0):
         self.net, self.X, self.Y, self.sample_weight = net, X, Y, sample_weight
-        self.alpha = alpha
+        self.alpha, self.scale = alpha, scale
         self.n_samples = X.shape[0]
         self.weight_sum = (
             float(self.n_samples)
@@ -148,7 +193,9 @@ class InMemoryObjective:
     def subset(self, rows):
         """The same objective over the rows ``rows`` only."""
         sw = None if self.sample_weight is None else self.sample_weight[rows]
-        return InMemoryObjective(self.net, self.X[rows], self.Y[rows], sw, self.alpha)
+        return InMemoryObjective(
+            self.net, self.X[rows], self.Y[rows], sw, self.alpha, self.scale
+        )
 
     def cost_grad(self, theta):
         return self.net.cost_grad(theta, self.X, self.Y, self.sample_weight, self.alpha)

@@ -12,9 +12,10 @@ whose ``matvec`` is the forward R-operator (``J v``) and ``rmatvec``
 backpropagation (``J' u``), solved with ``tr_solver="lsmr"``.  SciPy's
 robust losses (``loss="soft_l1"``, ``"huber"``...) then minimize
 ``1/2 sum_k rho(r_k^2 / c^2) c^2`` instead of ``J``, with
-``c = f_scale / sqrt(S)``: ``f_scale`` is the residual ``a_i - y_i`` (of a
-row of unit weight) where the robust loss leaves the quadratic zone, in the
-targets' units.
+``c = f_scale / sqrt(S)``: ``f_scale`` (by default SciPy's 1) is the
+residual ``a_i - y_i`` (of a row of unit weight) where the robust loss
+leaves the quadratic zone, in the targets' units; ``S`` is the user's
+weight sum, whatever power of two the objective's weights were divided by.
 """
 
 import numbers
@@ -137,8 +138,13 @@ class Residuals:
         )
 
 
-def least_squares_options(solver_options, settings, dense, weight_sum):
-    """Keyword arguments of :func:`~scipy.optimize.least_squares`, checked."""
+def least_squares_options(solver_options, settings, dense, weight_sum, scale=1.0):
+    """Keyword arguments of :func:`~scipy.optimize.least_squares`, checked.
+
+    ``weight_sum`` is the objective's ``S``, the user's weight sum divided
+    by ``scale`` (a power of two, see
+    :class:`~skbackprop._training.objective.Objective`).
+    """
     options = dict(solver_options or {})
     unknown = sorted(set(options) - OPTIONS)
     if unknown:
@@ -151,15 +157,15 @@ def least_squares_options(solver_options, settings, dense, weight_sum):
         raise ValueError(
             f"solver_options['method'] must be 'trf', 'dogbox' or 'lm', got {method!r}."
         )
-    if "f_scale" in options:
-        # The residuals carry the factor sqrt(s_i / S): a soft margin in the
-        # targets' units becomes f_scale / sqrt(S) in theirs.
-        f_scale = options["f_scale"]
-        if not isinstance(f_scale, numbers.Real) or not f_scale > 0:
-            raise ValueError(
-                f"solver_options['f_scale'] must be a positive number, got {f_scale!r}."
-            )
-        options["f_scale"] = float(f_scale) / np.sqrt(weight_sum)
+    # The residuals carry the factor sqrt(s_i / S): a soft margin in the
+    # targets' units for a row of unit weight (SciPy's default, 1, too)
+    # becomes f_scale / sqrt(S) in theirs, S the user's sum, scale * S here.
+    f_scale = options.get("f_scale", 1.0)
+    if not isinstance(f_scale, numbers.Real) or not f_scale > 0:
+        raise ValueError(
+            f"solver_options['f_scale'] must be a positive number, got {f_scale!r}."
+        )
+    options["f_scale"] = float(f_scale) / np.sqrt(weight_sum) / np.sqrt(scale)
     # SciPy refuses (lm) or warns about (trf, dogbox) tolerances below
     # machine epsilon: tol=0 runs to that limit instead.
     options.setdefault("gtol", max(settings.tol, np.finfo(np.float64).eps))
@@ -184,7 +190,8 @@ class LeastSquares(Solver):
     doc = (
         ":func:`scipy.optimize.least_squares` on the residuals of squared-error "
         "regression; ``solver_options`` passes ``method``, ``loss`` (robust "
-        'losses such as ``"soft_l1"``), ``f_scale`` (in the targets\' units), '
+        'losses such as ``"soft_l1"``), ``f_scale`` (in the targets\' units, '
+        "default 1), "
         "``x_scale``, ``tr_solver``, ``tr_options``, ``ftol``, ``xtol``, "
         "``gtol``, ``max_nfev``."
     )
@@ -229,7 +236,11 @@ def _least_squares(objective, theta, progress, settings):
     """Minimize the residuals of a squared-error ``objective`` from ``theta``."""
     residuals = Residuals(objective)
     options = least_squares_options(
-        settings.solver_options, settings, residuals.dense, objective.weight_sum
+        settings.solver_options,
+        settings,
+        residuals.dense,
+        objective.weight_sum,
+        objective.scale,
     )
     theta = np.array(theta, dtype=np.float64)
     J0 = objective.cost_grad(theta)[0]

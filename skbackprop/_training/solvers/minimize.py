@@ -9,6 +9,7 @@
 * :func:`minimize_scipy` is the one place that calls SciPy.
 """
 
+import copy
 import functools
 import inspect
 import warnings
@@ -17,7 +18,7 @@ from pathlib import Path
 import numpy as np
 from scipy.optimize import OptimizeResult, OptimizeWarning, minimize
 
-from skbackprop._training.bounds import scipy_bounds
+from skbackprop._training.bounds import project, scipy_bounds
 from skbackprop._training.guard import (
     check_finite_gradient,
     checked_hessp,
@@ -289,6 +290,63 @@ def _checked_custom(solver, n_params):
     return custom
 
 
+# SciPy's gradient methods stall where the penalty's curvature alpha / S
+# dwarfs the data's (of order 1 on scaled inputs).  From about 1e8 L-BFGS-B's
+# weights' part of the cost dropped below its rounding while their gradient
+# still failed the test, and it stopped on the relative reduction with the
+# biases unfitted (TNC, Newton-CG too); from 1e154 squared gradients
+# overflowed at the first step (every method).  Above STIFF they run on
+# x = theta / d, d a power of two near 1 / sqrt(alpha / S) for the weights
+# whose alpha / S exceeds 1 (1 elsewhere): in x the penalty's curvature is
+# about 1, the data's at most as before.  A first step of unit length would
+# not reach the minimum of weights sqrt(alpha / S) away in x: those above
+# STIFF start from one Newton step on the penalty's curvature.
+STIFF = 1e4
+
+
+def _stiff_scaling(objective):
+    """``(d, kappa)`` of :data:`STIFF`, ``kappa = alpha / S`` per weight, or
+    None below it."""
+    net = objective.net
+    alpha = np.broadcast_to(np.asarray(objective.alpha, np.float64), net.n_coefs)
+    kappa = alpha / objective.weight_sum
+    if not np.max(kappa, initial=0.0) > STIFF:
+        return None
+    d = np.ones(net.n_params)
+    stiff = kappa > 1
+    half = np.rint(np.log2(kappa[stiff]) / 2).astype(int)
+    d[: net.n_coefs][stiff] = np.ldexp(1.0, -half)
+    return d, kappa
+
+
+def _stiff_start(objective, cost_grad, theta, kappa, progress, bounds):
+    """``theta`` with the weights of ``alpha / S > STIFF`` at ``-g_W / (alpha /
+    S)``, ``g`` the data's gradient (the cost's at ``alpha = 0``): the minimum
+    of the penalty plus the data's linearization, whose curvature (below ``1
+    / STIFF`` of the penalty's) is neglected; one Newton step on the
+    penalty's curvature, without the cancellation of ``W - D_W / (alpha /
+    S)``, projected on ``bounds``.  An iteration of the run when it lowers a
+    finite cost (one infinite at ``theta`` ends the fit as everywhere else).
+    Returns the parameters and whether it stepped."""
+    theta = np.array(theta, dtype=np.float64)
+    J = cost_grad(theta)[0]
+    if not np.isfinite(J):
+        return theta, False
+    data = copy.copy(objective)
+    data.alpha = 0.0
+    g = np.asarray(data.cost_grad(theta)[1], np.float64)
+    stiff = np.flatnonzero(kappa > STIFF)
+    step = theta.copy()
+    step[stiff] = -g[stiff] / kappa[stiff]
+    if bounds is not None:
+        project(step, bounds)
+    J_step = cost_grad(step)[0]
+    if not J_step < J:
+        return theta, False
+    progress(step, J_step)
+    return step, True
+
+
 def _run(solver, method, objective, theta, progress, settings, options):
     """One run of ``method`` (a name or a callable) on ``objective``."""
     uses_jac = solver.uses_jac
@@ -309,15 +367,47 @@ def _run(solver, method, objective, theta, progress, settings, options):
         hessp = checked_hessp(products)
 
     progress.limit = solver.iteration_limit(settings, options)
+    bounds, on_iteration = settings.bounds, progress
+    stiff = None if callable(method) or not uses_jac else _stiff_scaling(objective)
+    d = None
+    if stiff is not None:
+        d, kappa = stiff
+        theta, stepped = _stiff_start(
+            objective, cost_grad, theta, kappa, progress, bounds
+        )
+        if stepped and "maxiter" in options:
+            # The step was the run's first iteration.
+            options = {**options, "maxiter": options["maxiter"] - 1}
+            if options["maxiter"] < 1:
+                raise IterationLimit
+        # The method runs on x = theta / d (exact: d holds powers of two).
+        theta = theta / d
+        cost_grad_theta = cost_grad
+
+        def cost_grad(x):
+            J, D = cost_grad_theta(d * x)
+            return J, D * d
+
+        def on_iteration(x, J):
+            progress(d * x, J)
+
+        if hessp is not None:
+            hessp_theta = hessp
+
+            def hessp(x, v):
+                return d * hessp_theta(d * x, d * v)
+
+        if bounds is not None:
+            bounds = (bounds[0] / d, bounds[1] / d)
     try:
         if restarts_apply(method, objective.net.dtype, settings.solver_options):
             result = minimize_float32(
-                functools.partial(minimize_scipy, bounds=settings.bounds),
+                functools.partial(minimize_scipy, bounds=bounds),
                 cost_grad,
                 theta,
                 options,
-                progress,
-                settings.bounds,
+                on_iteration,
+                bounds,
             )
         else:
             result = minimize_scipy(
@@ -325,9 +415,9 @@ def _run(solver, method, objective, theta, progress, settings, options):
                 cost_grad,
                 theta,
                 options,
-                progress,
+                on_iteration,
                 hessp=hessp,
-                bounds=settings.bounds,
+                bounds=bounds,
             )
     except (StopTraining, IterationLimit, KeyboardInterrupt, Diverged):
         raise
@@ -341,6 +431,11 @@ def _run(solver, method, objective, theta, progress, settings, options):
             "the options against the method's documentation in "
             "scipy.optimize.minimize."
         ) from exc
+    if d is not None:
+        result.x = d * result.x
+        for key in ("jac", "grad"):  # the gradient (trust-constr's jac: constraints')
+            if np.shape(result.get(key)) == d.shape:
+                result[key] = result[key] / d
     # n_iter_ counts the iterations the callback saw, one loss_curve_ entry
     # each (SciPy's nit counts Nelder-Mead's first simplex, COBYQA calls the
     # callback at every evaluation, a custom solver reports what it likes);
