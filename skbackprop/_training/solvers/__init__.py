@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from scipy.optimize import OptimizeResult
 
 # How a run ended: Outcome.status.
 CONVERGED = "converged"
@@ -178,6 +179,29 @@ class Solver:
 
     def __repr__(self):
         return f"<solver {self.name!r}>"
+
+
+class CountingSolver(Solver):
+    """A solver that keeps its counts in ``progress.info`` (``nit``,
+    ``nfev``, ...) and records a cut run as SciPy's methods record theirs:
+    status 4 when it diverged (``diverged_text`` says what became
+    non-finite), 3 when it was stopped or interrupted."""
+
+    diverged_text = "The cost or the gradient became non-finite."
+
+    def cut_result(self, status, theta, loss, progress):
+        code, message = {
+            DIVERGED: (4, self.diverged_text),
+            INTERRUPTED: (3, "Interrupted by the user."),
+        }.get(status, (3, "Stopped by the callback or early stopping."))
+        return OptimizeResult(
+            x=theta,
+            fun=loss,
+            **progress.info,
+            status=code,
+            success=False,
+            message=message,
+        )
 
 
 SOLVERS: dict[str, Solver] = {}

@@ -12,7 +12,7 @@ import copy
 import numpy as np
 
 from skbackprop._training.bounds import project
-from skbackprop._training.guard import GRADIENT
+from skbackprop._training.guard import check_finite_gradient
 from skbackprop._training.progress import Diverged
 from skbackprop._training.solvers import ITERATION_LIMIT, Outcome, Solver, register
 
@@ -167,13 +167,11 @@ def _descend(objective, theta, progress, settings, optimizer, rng):
     epochs = 1 if s.incremental else s.max_iter
 
     def step(J, D):
-        # One sum tells whether all of D is finite (an inf or nan in it
-        # makes the sum inf or nan), without a boolean array per step.
         if not np.isfinite(J):
             raise Diverged(J, theta=theta.copy())
-        total = D.sum()
-        if not np.isfinite(total):
-            raise Diverged(total, GRADIENT, theta.copy())
+        # One sum, without a boolean array per step (and without the warning
+        # a sum of +inf and -inf gives).
+        check_finite_gradient(J, D, theta.copy())
         optimizer.update(theta, D)
         if s.bounds is not None:
             project(theta, s.bounds)

@@ -58,12 +58,10 @@ from skbackprop._engine import threads
 from skbackprop._training.progress import Diverged
 from skbackprop._training.solvers import (
     CONVERGED,
-    DIVERGED,
     EVALUATION_LIMIT,
-    INTERRUPTED,
     ITERATION_LIMIT,
+    CountingSolver,
     Outcome,
-    Solver,
     register,
 )
 
@@ -271,10 +269,11 @@ def accelerated_step(objective, theta, G, D, mu, ratio):
     return v, v + 0.5 * a
 
 
-class LevenbergMarquardt(Solver):
+class LevenbergMarquardt(CountingSolver):
     """``solver="lm"``: Levenberg-Marquardt on the dense Gauss-Newton matrix."""
 
     name = "lm"
+    diverged_text = "The gradient or Gauss-Newton matrix is not finite."
     doc = (
         "Levenberg-Marquardt (Hagan & Menhaj 1994; MATLAB's ``trainlm``), every "
         "loss: each iteration solves ``(G + mu I) p = -D`` with the dense "
@@ -302,21 +301,6 @@ class LevenbergMarquardt(Solver):
         options = lm_options(settings.solver_options)
         with single_blas_below(objective.net.n_params):
             return _levenberg_marquardt(objective, theta, progress, settings, options)
-
-    def cut_result(self, status, theta, loss, progress):
-        info = getattr(progress, "info", {})
-        code, message = {
-            DIVERGED: (4, "The gradient or Gauss-Newton matrix is not finite."),
-            INTERRUPTED: (3, "Interrupted by the user."),
-        }.get(status, (3, "Stopped by the callback or early stopping."))
-        return OptimizeResult(
-            x=theta,
-            fun=loss,
-            **info,
-            status=code,
-            success=False,
-            message=message,
-        )
 
 
 register(LevenbergMarquardt())

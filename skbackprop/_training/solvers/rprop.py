@@ -54,11 +54,9 @@ from skbackprop._training.guard import check_finite_gradient
 from skbackprop._training.progress import Diverged
 from skbackprop._training.solvers import (
     CONVERGED,
-    DIVERGED,
-    INTERRUPTED,
     ITERATION_LIMIT,
+    CountingSolver,
     Outcome,
-    Solver,
     register,
 )
 
@@ -107,7 +105,7 @@ def rprop_options(solver_options):
     return options
 
 
-class Rprop(Solver):
+class Rprop(CountingSolver):
     """``solver="rprop"``: iRprop+, full batch."""
 
     name = "rprop"
@@ -131,20 +129,6 @@ class Rprop(Solver):
     def run(self, objective, theta, progress, settings, state, rng):
         options = rprop_options(settings.solver_options)
         return _irprop_plus(objective, theta, progress, settings, options)
-
-    def cut_result(self, status, theta, loss, progress):
-        code, message = {
-            DIVERGED: (4, "The cost or the gradient became non-finite."),
-            INTERRUPTED: (3, "Interrupted by the user."),
-        }.get(status, (3, "Stopped by the callback or early stopping."))
-        return OptimizeResult(
-            x=theta,
-            fun=loss,
-            **progress.info,
-            status=code,
-            success=False,
-            message=message,
-        )
 
     def convergence_warning(self, n_iter, message):
         return (

@@ -51,12 +51,10 @@ from skbackprop._training.guard import check_finite_gradient, checked_hessp
 from skbackprop._training.progress import Diverged
 from skbackprop._training.solvers import (
     CONVERGED,
-    DIVERGED,
     EVALUATION_LIMIT,
-    INTERRUPTED,
     ITERATION_LIMIT,
+    CountingSolver,
     Outcome,
-    Solver,
     register,
 )
 
@@ -98,10 +96,11 @@ def _dot(a, b):
     return float(np.einsum("i,i->", a, b))
 
 
-class ScaledConjugateGradient(Solver):
+class ScaledConjugateGradient(CountingSolver):
     """``solver="scg"``: Møller's scaled conjugate gradients, exact ``H p``."""
 
     name = "scg"
+    diverged_text = "The cost, gradient or a curvature product is not finite."
     doc = (
         "Møller's (1993) scaled conjugate gradients (MATLAB's ``trainscg``) "
         "with exact curvature products along the search direction (see "
@@ -121,20 +120,6 @@ class ScaledConjugateGradient(Solver):
     def run(self, objective, theta, progress, settings, state, rng):
         options = scg_options(settings.solver_options)
         return _scaled_conjugate_gradient(objective, theta, progress, settings, options)
-
-    def cut_result(self, status, theta, loss, progress):
-        code, message = {
-            DIVERGED: (4, "The cost, gradient or a curvature product is not finite."),
-            INTERRUPTED: (3, "Interrupted by the user."),
-        }.get(status, (3, "Stopped by the callback or early stopping."))
-        return OptimizeResult(
-            x=theta,
-            fun=loss,
-            **progress.info,
-            status=code,
-            success=False,
-            message=message,
-        )
 
 
 register(ScaledConjugateGradient())
