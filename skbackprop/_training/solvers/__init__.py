@@ -20,6 +20,7 @@ documentation read the registry.
 """
 
 import importlib
+import numbers
 import pkgutil
 import textwrap
 from dataclasses import dataclass, field
@@ -202,6 +203,35 @@ class CountingSolver(Solver):
             success=False,
             message=message,
         )
+
+
+def check_option_names(solver, given, defaults):
+    """Refuse ``solver_options`` keys that are not ``solver``'s options."""
+    unknown = sorted(set(given) - set(defaults))
+    if unknown:
+        raise ValueError(
+            f"solver_options {unknown} are not options of solver={solver!r}; it "
+            f"accepts {sorted(defaults)}."
+        )
+
+
+def real_option(name, value, minimum=None):
+    """``solver_options[name]`` as a float: a finite real number, positive
+    (or at least ``minimum``); booleans are refused."""
+    low = 0.0 if minimum is None else minimum
+    if (
+        not isinstance(value, numbers.Real)
+        or isinstance(value, bool | np.bool_)
+        or not np.isfinite(value)
+        or (value <= low if minimum is None else value < low)
+    ):
+        wanted = (
+            "a positive finite number"
+            if minimum is None
+            else f"a finite number of at least {minimum:g}"
+        )
+        raise ValueError(f"solver_options[{name!r}] must be {wanted}, got {value!r}.")
+    return float(value)
 
 
 SOLVERS: dict[str, Solver] = {}

@@ -48,7 +48,6 @@ pass costs about as much as ``G``'s).
 """
 
 import contextlib
-import numbers
 
 import numpy as np
 from scipy.linalg import get_lapack_funcs
@@ -62,6 +61,8 @@ from skbackprop._training.solvers import (
     ITERATION_LIMIT,
     CountingSolver,
     Outcome,
+    check_option_names,
+    real_option,
     register,
 )
 
@@ -135,12 +136,7 @@ DAMPINGS = {"trainlm": Trainlm, "nielsen": Nielsen}
 def lm_options(solver_options):
     """The damping settings: :data:`DEFAULTS` updated by ``solver_options``."""
     given = dict(solver_options or {})
-    unknown = sorted(set(given) - set(DEFAULTS))
-    if unknown:
-        raise ValueError(
-            f"solver_options {unknown} are not options of solver='lm'; it "
-            f"accepts {sorted(DEFAULTS)}."
-        )
+    check_option_names("lm", given, DEFAULTS)
     damping = given.pop("damping", DEFAULTS["damping"])
     if damping not in DAMPINGS:
         raise ValueError(
@@ -166,17 +162,7 @@ def lm_options(solver_options):
     geodesic = geodesic if isinstance(geodesic, str) else bool(geodesic)
     options = dict(DEFAULTS, damping=damping, geodesic=geodesic)
     for name, value in given.items():
-        if (
-            not isinstance(value, numbers.Real)
-            or isinstance(value, bool)
-            or not np.isfinite(value)
-            or value <= 0
-        ):
-            raise ValueError(
-                f"solver_options[{name!r}] must be a positive finite number, "
-                f"got {value!r}."
-            )
-        options[name] = float(value)
+        options[name] = real_option(name, value)
     if options["mu_dec"] >= 1:
         raise ValueError(f"mu_dec must be below 1, got {options['mu_dec']!r}.")
     if options["mu_inc"] < MIN_MU_INC:

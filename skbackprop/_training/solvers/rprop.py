@@ -44,8 +44,6 @@ early stopping or an interruption ended, 4 for a non-finite cost or
 gradient.
 """
 
-import numbers
-
 import numpy as np
 from scipy.optimize import OptimizeResult
 
@@ -57,6 +55,8 @@ from skbackprop._training.solvers import (
     ITERATION_LIMIT,
     CountingSolver,
     Outcome,
+    check_option_names,
+    real_option,
     register,
 )
 
@@ -73,25 +73,10 @@ DEFAULTS = {
 def rprop_options(solver_options):
     """:data:`DEFAULTS` updated by ``solver_options``, checked."""
     given = dict(solver_options or {})
-    unknown = sorted(set(given) - set(DEFAULTS))
-    if unknown:
-        raise ValueError(
-            f"solver_options {unknown} are not options of solver='rprop'; it "
-            f"accepts {sorted(DEFAULTS)}."
-        )
+    check_option_names("rprop", given, DEFAULTS)
     options = dict(DEFAULTS)
     for name, value in given.items():
-        if (
-            not isinstance(value, numbers.Real)
-            or isinstance(value, bool | np.bool_)
-            or not np.isfinite(value)
-            or value <= 0
-        ):
-            raise ValueError(
-                f"solver_options[{name!r}] must be a positive finite number, "
-                f"got {value!r}."
-            )
-        options[name] = float(value)
+        options[name] = real_option(name, value)
     if options["eta_plus"] <= 1:
         raise ValueError(f"eta_plus must be above 1, got {options['eta_plus']!r}.")
     if options["eta_minus"] >= 1:

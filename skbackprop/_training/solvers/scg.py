@@ -42,8 +42,6 @@ resolution); 3 for a run the callback, early stopping or an interruption
 ended, 4 for a non-finite cost, gradient or curvature product.
 """
 
-import numbers
-
 import numpy as np
 from scipy.optimize import OptimizeResult
 
@@ -55,6 +53,8 @@ from skbackprop._training.solvers import (
     ITERATION_LIMIT,
     CountingSolver,
     Outcome,
+    check_option_names,
+    real_option,
     register,
 )
 
@@ -69,25 +69,10 @@ LAMBDA_MIN = 1e-15
 def scg_options(solver_options):
     """:data:`DEFAULTS` updated by ``solver_options``, checked."""
     given = dict(solver_options or {})
-    unknown = sorted(set(given) - set(DEFAULTS))
-    if unknown:
-        raise ValueError(
-            f"solver_options {unknown} are not options of solver='scg'; it "
-            f"accepts {sorted(DEFAULTS)}."
-        )
+    check_option_names("scg", given, DEFAULTS)
     options = dict(DEFAULTS)
     for name, value in given.items():
-        if (
-            not isinstance(value, numbers.Real)
-            or isinstance(value, bool | np.bool_)
-            or not np.isfinite(value)
-            or value < LAMBDA_MIN
-        ):
-            raise ValueError(
-                f"solver_options[{name!r}] must be a finite number of at least "
-                f"{LAMBDA_MIN:g}, got {value!r}."
-            )
-        options[name] = float(value)
+        options[name] = real_option(name, value, minimum=LAMBDA_MIN)
     return options
 
 
