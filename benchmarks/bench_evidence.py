@@ -42,6 +42,7 @@ from threadpoolctl import threadpool_limits
 
 import skbackprop._base
 import skbackprop._training.evidence as evidence
+import skbackprop._training.evidence_terms as evidence_terms
 from skbackprop import BackpropRegressor
 from skbackprop._engine.network import Network
 from skbackprop._training.objective import InMemoryObjective
@@ -260,11 +261,13 @@ def stochastic_accuracy(n_probe_seeds):
         objective = InMemoryObjective(net, X, y[:, None], None, est.alpha_)
         theta = _theta(est)
         t_exact, exact = timed(
-            1, evidence.reestimate, objective, theta, evidence.Exact()
+            1, evidence.reestimate, objective, theta, evidence_terms.Exact()
         )
         errors, log_ev, times = [], [], []
         for seed in range(n_probe_seeds):
-            curvature = evidence.Stochastic(np.random.RandomState(seed), net.n_params)
+            curvature = evidence_terms.Stochastic(
+                np.random.RandomState(seed), net.n_params
+            )
             t, got = timed(1, evidence.reestimate, objective, theta, curvature)
             errors.append(got.gamma / exact.gamma - 1)
             log_ev.append(got.log_evidence - exact.log_evidence)
@@ -298,7 +301,7 @@ def exact_cost(repeats):
         theta = np.random.RandomState(1).randn(net.n_params) * 0.3
         t_grad, _ = timed(5 * repeats, objective.cost_grad, theta)
         t_re, _ = timed(
-            repeats, evidence.reestimate, objective, theta, evidence.Exact()
+            repeats, evidence.reestimate, objective, theta, evidence_terms.Exact()
         )
         rows.append(
             {
@@ -497,8 +500,9 @@ def write(results):
         "",
         "## Stochastic estimates against the exact values",
         "",
-        f"{evidence.N_PROBES} Rademacher probes, conjugate gradients to "
-        f"{evidence.CG_RTOL:g}; errors over {results['probe_seeds']} probe seeds, at "
+        f"{evidence_terms.N_PROBES} Rademacher probes, conjugate gradients to "
+        f"{evidence_terms.CG_RTOL:g}; errors over {results['probe_seeds']} probe "
+        "seeds, at "
         'the fitted parameters of an `alpha="evidence"` fit.',
         "",
         _table(

@@ -23,6 +23,7 @@ from sklearn.utils._param_validation import (
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
+from skbackprop import _auto as auto
 from skbackprop._data import backend
 from skbackprop._engine.activations import HIDDEN_ACTIVATIONS
 from skbackprop._engine.monotone import reflect
@@ -344,36 +345,15 @@ class BaseBackprop(PersistenceMixin, BaseEstimator, metaclass=ABCMeta):
             work._fit_unsafe(X, y, sample_weight, incremental, validation)
         return self
 
-    def _penalty(self, incremental, X):
-        """This fit's ``alpha``: ``"auto"`` is the evidence where it applies (a
-        full batch in memory, a solver that runs inside its loop, a loss with
-        a likelihood and a curvature), else the fixed ``_auto_alpha``."""
-        if self.alpha != "auto":
-            return self.alpha
-        solver = self._solver()
-        loss = self._penalized_loss()
-        applies = (
-            not incremental
-            and not self.early_stopping
-            and solver is not None
-            and solver.evidence
-            and not (solver.mini_batch and self.batch_size is not None)
-            and not hasattr(X, "__dask_graph__")
-            and loss is not None
-            and loss.likelihood is not None
-            and loss.curvature
-        )
-        return "evidence" if applies else self._auto_alpha
-
     def _alpha_in_use(self):
-        """The penalty of the fit under way (see :meth:`_penalty`); ``alpha``
+        """The penalty of the fit under way (see :mod:`skbackprop._auto`); ``alpha``
         outside a fit."""
         return self.__dict__.get("_fit_penalty", self.alpha)
 
     def _fit_unsafe(self, X, y, sample_weight, incremental, validation=None):
         hidden = check_sizes(self.hidden_layer_sizes, "hidden_layer_sizes", 0)
         # The penalty of this fit, read by the backends and the posterior.
-        self._fit_penalty = self._penalty(incremental, X)
+        self._fit_penalty = auto.penalty(self, incremental, X)
         settings = self._settings(incremental)
         if validation is not None and not check_request(self, *validation):
             validation = None
@@ -381,9 +361,16 @@ class BaseBackprop(PersistenceMixin, BaseEstimator, metaclass=ABCMeta):
             not self.warm_start and not incremental
         )
         data = backend(X)
-        objective, y = data.objective(
+        objective, encoded = data.objective(
             self, X, y, sample_weight, hidden, incremental, first_pass
         )
+        if auto.too_large(self, objective):
+            self._fit_penalty = self._auto_alpha
+            settings = self._settings(incremental)
+            objective, encoded = data.objective(
+                self, X, y, sample_weight, hidden, incremental, first_pass
+            )
+        y = encoded
         net = objective.net
         sizes, dtype = net.layer_sizes, net.dtype
         if not first_pass:

@@ -63,8 +63,11 @@ PARAMETERS = (
         ``early_stopping`` or ``partial_fit``, nor for Dask input.  Both fit
         regression targets standardized (their fits do not depend on the
         targets' units; ``alpha_`` is the penalty on the standardized
-        targets).  ``"auto"`` is ``"evidence"`` wherever it applies, else
-        the fixed penalty ``{auto}``.
+        targets).  Either loop ends when its re-estimates settle, or keeps
+        the fit of the highest log evidence once it stopped rising.
+        ``"auto"`` is ``"ard"`` wherever it applies and its terms are exact
+        (at most 5,000 parameters, or at most 5,000 rows times outputs),
+        else the fixed penalty ``{auto}``.
 
     batch_size : int, default=None
         Rows per mini-batch for ``solver="gd"``, reshuffled every epoch when

@@ -1,5 +1,6 @@
-"""alpha="auto": the evidence wherever it applies, a fixed penalty elsewhere,
-and the evidence's regression fits unit-free (targets standardized)."""
+"""alpha="auto": ARD's evidence wherever it applies, a fixed penalty
+elsewhere, and the evidence's regression fits unit-free (targets
+standardized)."""
 
 import warnings
 
@@ -12,7 +13,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from skbackprop import BackpropClassifier, BackpropRegressor
-from skbackprop._training import evidence
+from skbackprop._training import evidence, evidence_terms
 
 X_iris, y_iris = load_iris(return_X_y=True)
 X_diab, y_diab = load_diabetes(return_X_y=True)
@@ -42,6 +43,41 @@ def test_auto_is_the_evidence_where_it_applies(params, evidence):
     if not evidence:
         assert est.alpha_ == BackpropClassifier._auto_alpha
     assert "_fit_penalty" not in vars(est)
+
+
+def test_auto_is_ard_with_a_penalty_per_input_and_per_later_layer():
+    est = _quiet(
+        BackpropClassifier((4, 3), alpha="auto", random_state=0), X_iris, y_iris
+    )
+    # Four inputs, then the second hidden layer and the output layer.
+    assert est.alpha_.shape == (4 + 2,)
+    same = _quiet(
+        BackpropClassifier((4, 3), alpha="ard", random_state=0), X_iris, y_iris
+    )
+    np.testing.assert_array_equal(est.alpha_, same.alpha_)
+    for a, b in zip(est.coefs_, same.coefs_, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_auto_takes_the_fixed_penalty_where_the_evidence_would_be_estimated(
+    monkeypatch,
+):
+    # Beyond exact terms (here 40 parameters, or data; the network has 49
+    # and there are 442 rows) the stochastic estimates would cost more than
+    # the fit.
+    monkeypatch.setattr(evidence_terms, "EXACT_LIMIT", 40)
+    reg = _quiet(BackpropRegressor((4,), alpha="auto", random_state=0), X_diab, y_diab)
+    assert reg.alpha_ == BackpropRegressor._auto_alpha
+    assert reg.evidence_curve_ is None
+    fixed = _quiet(
+        BackpropRegressor((4,), alpha=BackpropRegressor._auto_alpha, random_state=0),
+        X_diab,
+        y_diab,
+    )
+    np.testing.assert_array_equal(reg.predict(X_diab), fixed.predict(X_diab))
+    # Explicitly asked for, the evidence runs on the estimates.
+    ard = _quiet(BackpropRegressor((4,), alpha="ard", random_state=0), X_diab, y_diab)
+    assert ard.evidence_curve_ is not None
 
 
 def test_auto_falls_back_for_partial_fit_and_losses_without_likelihood():

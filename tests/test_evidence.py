@@ -4,12 +4,15 @@ import warnings
 
 import numpy as np
 import pytest
+from sklearn.datasets import load_breast_cancer
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import BayesianRidge
+from sklearn.preprocessing import StandardScaler
 from sklearn.utils._param_validation import InvalidParameterError
 
 import skbackprop._base as base
 import skbackprop._training.evidence as evidence
+import skbackprop._training.evidence_terms as evidence_terms
 from skbackprop import BackpropClassifier, BackpropRegressor, init_params
 from skbackprop._data import standardized
 from skbackprop._engine.network import Network
@@ -29,7 +32,7 @@ def test_reestimate_equals_a_hand_computation(
     theta = init_params(sizes, "tanh", seed) * 3
     alpha = 0.7
     objective = InMemoryObjective(net, X, Y, sw, alpha)
-    got = evidence.reestimate(objective, theta, evidence.Exact())
+    got = evidence.reestimate(objective, theta, evidence_terms.Exact())
 
     n_W, n_b, S = net.n_coefs, net.n_params - net.n_coefs, sw.sum()
     Jac = tanh_jacobian(theta, X, sizes)[:, 0, :]
@@ -87,9 +90,11 @@ def test_stochastic_estimates_agree_with_the_exact_ones(
     theta = init_params(sizes, "tanh", seed) * 2
     alpha = 0.3
     objective = InMemoryObjective(net, X, y, None, alpha)
-    exact_path = evidence.Exact()
+    exact_path = evidence_terms.Exact()
     diagonal, log_det, factor = exact_path(objective, theta)
-    stochastic_path = evidence.Stochastic(np.random.RandomState(seed), net.n_params)
+    stochastic_path = evidence_terms.Stochastic(
+        np.random.RandomState(seed), net.n_params
+    )
     stochastic_path.epsilon = exact_path.epsilon  # the same M
     estimated, estimated_log_det, _ = stochastic_path(objective, theta)
     # Each estimate is a mean over N_PROBES probes of z' B z, within four of
@@ -97,7 +102,7 @@ def test_stochastic_estimates_agree_with_the_exact_ones(
     # for log det M (C = D^-1/2 M D^-1/2, the preconditioned matrix the
     # Lanczos quadrature runs on, D = diag(M)).  Their conjugate gradients'
     # tolerance, CG_RTOL, adds errors far below these.
-    n = evidence.N_PROBES
+    n = evidence_terms.N_PROBES
     M = factor @ factor.T
     std = hutchinson_std(_weight_inverse(factor, net.n_coefs), n)
     assert abs(estimated.sum() - diagonal.sum()) <= 4 * std
@@ -139,7 +144,7 @@ def test_the_data_space_path_equals_the_dense_one(loss, k, alpha, noisy_problem,
     theta = init_params(sizes, "tanh", seed) * 2
     sw = rng.uniform(0.5, 2, len(X))
     objective = InMemoryObjective(net, X, Y, sw, alpha)
-    exact, dual = evidence.Exact(), evidence.DataSpace()
+    exact, dual = evidence_terms.Exact(), evidence_terms.DataSpace()
     t_exact, ld_exact, _ = exact(objective, theta)
     t_dual, ld_dual, factor = dual(objective, theta)
     assert factor is None
@@ -166,10 +171,39 @@ def _record_reestimates(monkeypatch):
     return calls
 
 
+@pytest.mark.parametrize("alpha", ["evidence", "ard"])
+def test_a_loop_that_stops_rising_keeps_its_best_fit(monkeypatch, alpha):
+    # Nearly separable classes: the re-estimates jitter around their fixed
+    # point and the log evidence with them, so the loop ends by PATIENCE and
+    # keeps the parameters, alpha and gamma of the best outer iteration.
+    monkeypatch.setattr(evidence, "TOL", 0.0)  # never settled
+    calls = _record_reestimates(monkeypatch)
+    X, y = load_breast_cancer(return_X_y=True)
+    X = StandardScaler().fit_transform(X)[::3]
+    y = y[::3]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf = BackpropClassifier((5,), alpha=alpha, random_state=0).fit(X, y)
+    curve = clf.evidence_curve_
+    assert len(curve) == len(calls) < evidence.MAX_ITER
+    kept, after = evidence._best(curve)
+    assert after == evidence.PATIENCE
+    assert curve[kept] >= max(curve) - evidence.EVIDENCE_TOL
+    objective, theta, _, estimate = calls[kept]
+    got = np.concatenate([c.ravel() for c in clf.coefs_] + clf.intercepts_)
+    np.testing.assert_array_equal(got, objective.net.as_theta(theta) * 1.0)
+    np.testing.assert_array_equal(np.ravel(clf.alpha_), estimate.alpha)
+    n_b = objective.net.n_params - objective.net.n_coefs
+    assert clf.n_effective_params_ == estimate.gamma + n_b
+    assert clf.loss_ == pytest.approx(
+        objective.cost(theta) * objective.scale, rel=1e-12
+    )
+
+
 def _exact_reestimate(objective, theta, curvature):
     """The re-estimation by the dense path, with ``curvature``'s prior on the
     biases (set at the fit's first re-estimation): the same ``M``."""
-    exact = evidence.Exact()
+    exact = evidence_terms.Exact()
     exact.epsilon = curvature.epsilon
     return evidence.reestimate(objective, theta, exact)
 
@@ -182,17 +216,17 @@ def test_wide_networks_take_the_data_space_path(monkeypatch, noisy_problem, seed
     X = np.hstack([X, np.random.RandomState(seed).normal(size=(100, 8))])
     kwargs = dict(alpha="evidence", max_iter=500, random_state=seed)
     exact = BackpropRegressor((20,), "tanh", **kwargs).fit(X, y.ravel())
-    monkeypatch.setattr(evidence, "EXACT_LIMIT", 100)
+    monkeypatch.setattr(evidence_terms, "EXACT_LIMIT", 100)
     objective = InMemoryObjective(Network((10, 20, 1), "tanh"), X, y, None, 1.0)
     assert isinstance(
-        evidence.choose_terms(objective, np.random.RandomState(0)),
-        evidence.DataSpace,
+        evidence_terms.choose_terms(objective, np.random.RandomState(0)),
+        evidence_terms.DataSpace,
     )
     calls = _record_reestimates(monkeypatch)
     dual = BackpropRegressor((20,), "tanh", **kwargs).fit(X, y.ravel())
     # Its error bars from the dense factor, formed once after the loop.
     assert dual._laplace["kind"] == "full"
-    assert all(isinstance(call[2], evidence.DataSpace) for call in calls)
+    assert all(isinstance(call[2], evidence_terms.DataSpace) for call in calls)
     # The first fits are the same; their re-estimates agree to rounding.
     # Later fits start from alphas a rounding apart, and these non-convex
     # fits of 500 iterations can part; but every re-estimation of the dual
@@ -211,14 +245,14 @@ def test_above_the_exact_limit_the_loop_runs_on_estimates(
     monkeypatch, noisy_problem, seed, hutchinson_std
 ):
     X, y = noisy_problem(m=150)
-    monkeypatch.setattr(evidence, "EXACT_LIMIT", 10)
+    monkeypatch.setattr(evidence_terms, "EXACT_LIMIT", 10)
     calls = _record_reestimates(monkeypatch)
     estimated = BackpropRegressor(
         (5,), "tanh", alpha="evidence", max_iter=500, random_state=seed
     ).fit(X, y.ravel())
     assert estimated._laplace["kind"] == "last-layer"
     objective, theta, curvature, last = calls[-1]
-    assert isinstance(curvature, evidence.Stochastic)
+    assert isinstance(curvature, evidence_terms.Stochastic)
     # The loop's last re-estimate against the exact one at the same
     # parameters, alpha and M: gamma = n_W - alpha tr(P M^-1) within four
     # standard errors of Hutchinson's estimate of the trace.
@@ -227,7 +261,7 @@ def test_above_the_exact_limit_the_loop_runs_on_estimates(
     d_gamma = (
         4
         * alpha
-        * hutchinson_std(_weight_inverse(exact.factor, n_W), evidence.N_PROBES)
+        * hutchinson_std(_weight_inverse(exact.factor, n_W), evidence_terms.N_PROBES)
     )
     assert abs(last.gamma - exact.gamma) <= d_gamma
     # That error carries into beta = (N - gamma - n_b) / (2 E_D) and the

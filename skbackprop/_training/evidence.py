@@ -44,21 +44,23 @@ for the other losses, whose ``E_D`` is the negative log-likelihood
 
 :func:`run_evidence` alternates a fit at fixed ``alpha`` (the inner solver
 the settings name, warm-started) with these re-estimates until ``alpha``,
-``beta`` and ``gamma`` settle.  ``tr(P M^-1)`` and ``log det M`` come from
-the Cholesky factor of ``M`` (``diag(P M^-1)``, summed over each group)
-for networks of at most :data:`EXACT_LIMIT`
-parameters; above, exactly from an ``m n_L x m n_L`` matrix by Woodbury's
-identity when the data are fewer, and otherwise from
-:mod:`~skbackprop._engine.hutchinson`'s estimates on Gauss-Newton products.
+``beta`` and ``gamma`` settle, or until the log evidence stops rising (it
+then keeps the best fit).  ``tr(P M^-1)`` and ``log det M`` come from
+:mod:`~skbackprop._training.evidence_terms`.
 """
 
-import copy
 import dataclasses
 from typing import NamedTuple
 
 import numpy as np
 
-from skbackprop._engine import hutchinson, laplace
+from skbackprop._training.evidence_terms import (
+    FACTOR_LIMIT,
+    DataSpace,
+    Exact,
+    at_alpha,
+    choose_terms,
+)
 from skbackprop._training.objective import for_penalties
 from skbackprop._training.progress import warn
 from skbackprop._training.solvers import INTERRUPTED, STOPPED
@@ -67,9 +69,12 @@ from skbackprop._training.solvers import INTERRUPTED, STOPPED
 # they change by at most TOL between outer iterations.
 TOL = 1e-2
 MAX_ITER = 50
-# The loop also ends when the log evidence stayed within EVIDENCE_TOL nats
-# (a Bayes factor of e) over the last PATIENCE outer iterations: what the
-# alphas still change does not change the model's support by the data.
+# The loop also ends when PATIENCE outer iterations in a row did not raise
+# the best log evidence so far by more than EVIDENCE_TOL nats (a Bayes factor
+# of e), and keeps the fit of the best: the re-estimates then change the
+# model's support by the data too little to pay for another run, or jitter
+# around their fixed point (the inner runs are cut short, and nearly
+# separable classes keep growing their weights).
 EVIDENCE_TOL = 1.0
 PATIENCE = 5
 # alpha="ard" re-estimates after at most ARD_STEPS iterations of the inner
@@ -80,27 +85,6 @@ PATIENCE = 5
 # at the final alphas, tried on the same data, made the test errors no
 # better.
 ARD_STEPS = 50
-
-# Above this many parameters M is not formed (8 n_params^2 bytes: 200 MB)
-# and its trace and log-determinant are estimated from N_PROBES probes,
-# with conjugate gradients to CG_RTOL and LANCZOS_STEPS Lanczos steps.
-# Accuracy and cost of both paths: benchmarks/bench_evidence.py.
-EXACT_LIMIT = 5000
-# With at most EXACT_LIMIT data (rows x outputs), the exact data-space path
-# while its matrix B of the Gauss-Newton matrix's square root takes at most
-# this many bytes, and, below EXACT_LIMIT parameters, while the data are at
-# most this share of them: its r^2 n_params + r^3/3 multiply-adds against
-# 2 n_params^3 / 3 for the dense M's Cholesky factor and inverse.
-DATA_SPACE_BYTES = 2**29
-DATA_SPACE_SHARE = 0.5
-# The dense factor of M is formed after a data-space loop up to this many
-# parameters: the error bars of the whole network use it (the estimators
-# keep it up to the same size).
-FACTOR_LIMIT = 2000
-N_PROBES = 16
-CG_RTOL = 1e-4
-CG_MAXITER = 500
-LANCZOS_STEPS = 500
 
 # The re-estimated alpha stays within these bounds (a constant target, whose
 # weights all vanish, would send it to infinity).
@@ -176,114 +160,6 @@ def start_alpha(objective):
     return float(np.clip(var, *ALPHA_BOUNDS)) if var > 0 else 1.0
 
 
-def at_alpha(objective, alpha):
-    """The same objective with the penalty ``alpha``."""
-    objective = copy.copy(objective)
-    objective.alpha = alpha
-    return objective
-
-
-class Exact:
-    """``diag(P M^-1)``, ``log det M`` and ``L`` from the dense ``M``.
-
-    ``epsilon`` (:func:`~skbackprop._engine.laplace.free_precision`) is set
-    at the first call (unless given) and kept for the fit, so that the
-    evidence of every outer iteration is that of the same prior.
-    """
-
-    def __init__(self, epsilon=None):
-        self.epsilon = epsilon
-
-    def __call__(self, objective, theta):
-        L = self.factor(objective, theta)
-        n_coefs = objective.net.n_coefs
-        return laplace.weight_variances(L, n_coefs), laplace.log_det(L), L
-
-    def factor(self, objective, theta):
-        """The Cholesky factor of ``M`` at ``theta``."""
-        net = objective.net
-        G = at_alpha(objective, 0.0).gauss_newton(theta)[2] * objective.weight_sum
-        if self.epsilon is None:
-            self.epsilon = laplace.free_precision(np.diag(G))
-        M = laplace.precision(G, net.n_coefs, objective.alpha, self.epsilon)
-        return laplace.factor(M)
-
-
-class DataSpace:
-    """The same, exactly, through an ``m n_L x m n_L`` matrix (Woodbury's
-    identity, :func:`~skbackprop._engine.laplace.data_space_terms`): for
-    networks with many more parameters than data."""
-
-    epsilon = None
-
-    def __call__(self, objective, theta):
-        net, alpha = objective.net, objective.alpha
-        B = laplace.gauss_newton_root(
-            net, net.as_theta(theta), objective.X, objective.Y, objective.sample_weight
-        )
-        if self.epsilon is None:
-            self.epsilon = laplace.free_precision(np.einsum("rp,rp->p", B, B))
-        a = laplace.prior_diagonal(net.n_params, net.n_coefs, alpha, self.epsilon)
-        diagonal, log_det = laplace.data_space_terms(B, a, net.n_coefs)
-        return diagonal, log_det, None
-
-
-def choose_terms(objective, rng):
-    """The exact path that costs least: through the ``r x r`` matrix of the
-    data space while the data (``r`` rows times outputs) are fewer than
-    :data:`DATA_SPACE_SHARE` of the parameters, up to :data:`EXACT_LIMIT`
-    of them (and ``B`` fits in :data:`DATA_SPACE_BYTES`); else the dense
-    ``M`` up to :data:`EXACT_LIMIT` parameters; else the stochastic
-    estimates."""
-    net = objective.net
-    r = objective.X.shape[0] * net.layer_sizes[-1]
-    fits = r <= EXACT_LIMIT and 8 * r * net.n_params <= DATA_SPACE_BYTES
-    if fits and r <= DATA_SPACE_SHARE * net.n_params:
-        return DataSpace()
-    if net.n_params <= EXACT_LIMIT:
-        return Exact()
-    if fits:
-        return DataSpace()
-    return Stochastic(rng, net.n_params)
-
-
-class Stochastic:
-    """The same estimated from Gauss-Newton products (``M`` never formed).
-
-    Preconditioned by ``C = diag(M)``
-    (:func:`~skbackprop._engine.laplace.gauss_newton_diagonal`).  The probes
-    are drawn once per fit, so that the estimates are a smooth function of ``theta`` and
-    ``alpha`` and the outer loop can settle.
-    """
-
-    epsilon = None
-
-    def __init__(self, rng, n):
-        self.probes = hutchinson.rademacher(rng, N_PROBES, n)
-
-    def __call__(self, objective, theta):
-        net, S, alpha = objective.net, objective.weight_sum, objective.alpha
-        d = laplace.gauss_newton_diagonal(
-            net, net.as_theta(theta), objective.X, objective.Y, objective.sample_weight
-        )
-        if self.epsilon is None:
-            self.epsilon = laplace.free_precision(d)
-        free = self.epsilon * laplace.free_entries(net.n_params, net.n_coefs, alpha)
-        mask = (np.arange(net.n_params) < net.n_coefs).astype(np.float64)
-        C = d + laplace.prior_diagonal(net.n_params, net.n_coefs, alpha, self.epsilon)
-        scale = 1 / np.sqrt(C)
-
-        def matvec(v):
-            v = scale * v
-            Mv = S * np.asarray(objective.hessp(theta, v, "gauss-newton"), float)
-            return scale * (Mv + free * v)
-
-        diagonal, log_det, _ = hutchinson.diagonal_and_log_det(
-            matvec, scale, self.probes, mask, CG_RTOL, CG_MAXITER, LANCZOS_STEPS
-        )
-        return diagonal[: net.n_coefs], log_det, None
-
-
 def reestimate(objective, theta, terms, constant=0.0, groups=None):
     """gamma, beta, the log evidence and the next alpha at ``theta``.
 
@@ -347,11 +223,15 @@ def _off(new):
     return new.gammas <= TOL * _capacity(new)
 
 
-def _flat(curve):
-    """Whether the log evidence stayed within :data:`EVIDENCE_TOL` over the
-    last :data:`PATIENCE` outer iterations."""
-    last = curve[-PATIENCE:]
-    return len(last) == PATIENCE and max(last) - min(last) <= EVIDENCE_TOL
+def _best(curve):
+    """The outer iteration whose fit the loop keeps, and how many came after
+    it: the last that raised the best log evidence so far by more than
+    :data:`EVIDENCE_TOL` (the first if none did)."""
+    best, kept = -np.inf, 0
+    for k, value in enumerate(curve):
+        if value > best + EVIDENCE_TOL:
+            best, kept = value, k
+    return kept, len(curve) - 1 - kept
 
 
 def _settled(new, old):
@@ -408,13 +288,15 @@ def run_evidence(objective, theta, settings, rng, fit):
     ``fit(objective, theta, settings, rng, emit=False)`` is one run of the
     inner solver (:func:`~skbackprop._training.solve.train`), called with
     ``settings.evidence`` off.  Each outer iteration warm-starts it from the
-    previous one's parameters.  The inner runs' warnings are only given for
-    the last one, and the loop ends with an inner run stopped by the
-    callback or interrupted.  Returns the
+    previous one's parameters.  The loop ends when the re-estimates settle
+    (the last fit is kept), when the log evidence stopped rising
+    (:func:`_best`'s fit is kept, as early stopping keeps its best epoch),
+    or with an inner run stopped by the callback or interrupted (the last
+    is kept).  The kept inner run's warnings are given.  Returns the
     :class:`~skbackprop._training.settings.Result` of the whole
-    run: iterations and loss curve summed over the inner runs, and the
-    fitted ``alpha``, ``gamma``, noise variance, evidence curve and the
-    Cholesky factor of ``M`` (exact path).
+    run: iterations, loss curve and evidence curve over all the inner runs,
+    and the kept fit's parameters, loss, ``alpha``, ``gamma``, noise
+    variance and the Cholesky factor of ``M`` (exact path).
     """
     net = objective.net
     check_loss(net.loss, settings)
@@ -428,7 +310,7 @@ def run_evidence(objective, theta, settings, rng, fit):
     groups = Groups(net, settings.ard)
     alpha = np.full(groups.n, start_alpha(objective))
     scale = objective.scale
-    n_iter, loss_curve, curve, old = 0, [], [], None
+    n_iter, loss_curve, curve, old, fits = 0, [], [], None, []
     with objective.threads(None):
         for _ in range(MAX_ITER):
             # The objective's weights were divided by scale: so is its alpha.
@@ -446,17 +328,25 @@ def run_evidence(objective, theta, settings, rng, fit):
                     f"Evidence: gamma = {new.gamma:.4g}, log evidence = "
                     f"{new.log_evidence:.8g}, next alpha = {_text(new.next_alpha)}"
                 )
+            # The next inner run may update its start in place.
+            fits.append((new, result, theta.copy()))
+            kept, stale = _best(curve)
+            del fits[: len(fits) - 1 - stale]  # only the kept one and later
             ended = result.status in (STOPPED, INTERRUPTED)
-            if _settled(new, old) or _flat(curve) or ended:
+            settled = _settled(new, old)
+            if settled or stale >= PATIENCE or ended:
                 break
             old, alpha = new, np.where(_off(new), new.alpha, new.next_alpha)
         else:
             warn(
                 f"The evidence did not settle in {MAX_ITER} re-estimations of "
-                f"alpha: the fit is that of the last, {_text(new.alpha)}. "
+                f"alpha: the fit is that of the best, {_text(fits[0][0].alpha)}. "
                 "Try another random_state, a smaller network or scaling the "
                 "data."
             )
+    if not (settled or ended):
+        new, result, theta = fits[0]
+        result = dataclasses.replace(result, theta=theta)
     for message, category in result.warnings:
         warn(message, category)
     # A run cut at ARD_STEPS did not fail to converge: the loop cut it.
@@ -472,8 +362,10 @@ def run_evidence(objective, theta, settings, rng, fit):
             "network or more data."
         )
     factor = new.factor
-    if factor is None and isinstance(terms, DataSpace) and net.n_params <= FACTOR_LIMIT:
-        # The error bars want the dense factor: formed once, at the end.
+    bars = gaussian(net) and net.n_params <= FACTOR_LIMIT
+    if factor is None and isinstance(terms, DataSpace) and bars:
+        # The error bars (squared error only) want the dense factor: formed
+        # once, at the end.
         fitted = at_alpha(objective, groups.expand(new.alpha / scale))
         factor = Exact(terms.epsilon).factor(fitted, theta)
     # The factor of the user's M: the loop's is of M / scale.

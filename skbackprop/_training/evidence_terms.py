@@ -1,0 +1,160 @@
+"""The evidence's terms at a fitted ``theta``: ``diag(P M^-1)`` (for
+``tr(P_g M^-1)``, summed over each group) and ``log det M``.
+
+Three ways, one interface (``terms(objective, theta)`` returns the diagonal,
+the log-determinant and the Cholesky factor of ``M`` or None):
+:class:`Exact` from the dense ``M`` for networks of at most
+:data:`EXACT_LIMIT` parameters; :class:`DataSpace`, exactly through an
+``m n_L x m n_L`` matrix by Woodbury's identity when the data are fewer;
+:class:`Stochastic`, estimated from Gauss-Newton products
+(:mod:`~skbackprop._engine.hutchinson`).  :func:`choose_terms` picks the
+one that costs least.
+"""
+
+import copy
+
+import numpy as np
+
+from skbackprop._engine import hutchinson, laplace
+
+# Above this many parameters M is not formed (8 n_params^2 bytes: 200 MB)
+# and its trace and log-determinant are estimated from N_PROBES probes,
+# with conjugate gradients to CG_RTOL and LANCZOS_STEPS Lanczos steps.
+# Accuracy and cost of both paths: benchmarks/bench_evidence.py.
+EXACT_LIMIT = 5000
+# With at most EXACT_LIMIT data (rows x outputs), the exact data-space path
+# while its matrix B of the Gauss-Newton matrix's square root takes at most
+# this many bytes, and, below EXACT_LIMIT parameters, while the data are at
+# most this share of them: its r^2 n_params + r^3/3 multiply-adds against
+# 2 n_params^3 / 3 for the dense M's Cholesky factor and inverse.
+DATA_SPACE_BYTES = 2**29
+DATA_SPACE_SHARE = 0.5
+# The dense factor of M is formed after a data-space loop up to this many
+# parameters: the error bars of the whole network use it (the estimators
+# keep it up to the same size).
+FACTOR_LIMIT = 2000
+N_PROBES = 16
+CG_RTOL = 1e-4
+CG_MAXITER = 500
+LANCZOS_STEPS = 500
+
+
+def at_alpha(objective, alpha):
+    """The same objective with the penalty ``alpha``."""
+    objective = copy.copy(objective)
+    objective.alpha = alpha
+    return objective
+
+
+class Exact:
+    """``diag(P M^-1)``, ``log det M`` and ``L`` from the dense ``M``.
+
+    ``epsilon`` (:func:`~skbackprop._engine.laplace.free_precision`) is set
+    at the first call (unless given) and kept for the fit, so that the
+    evidence of every outer iteration is that of the same prior.
+    """
+
+    def __init__(self, epsilon=None):
+        self.epsilon = epsilon
+
+    def __call__(self, objective, theta):
+        L = self.factor(objective, theta)
+        n_coefs = objective.net.n_coefs
+        return laplace.weight_variances(L, n_coefs), laplace.log_det(L), L
+
+    def factor(self, objective, theta):
+        """The Cholesky factor of ``M`` at ``theta``."""
+        net = objective.net
+        G = at_alpha(objective, 0.0).gauss_newton(theta)[2] * objective.weight_sum
+        if self.epsilon is None:
+            self.epsilon = laplace.free_precision(np.diag(G))
+        M = laplace.precision(G, net.n_coefs, objective.alpha, self.epsilon)
+        return laplace.factor(M)
+
+
+class DataSpace:
+    """The same, exactly, through an ``m n_L x m n_L`` matrix (Woodbury's
+    identity, :func:`~skbackprop._engine.laplace.data_space_terms`): for
+    networks with many more parameters than data."""
+
+    epsilon = None
+
+    def __call__(self, objective, theta):
+        net, alpha = objective.net, objective.alpha
+        B = laplace.gauss_newton_root(
+            net, net.as_theta(theta), objective.X, objective.Y, objective.sample_weight
+        )
+        if self.epsilon is None:
+            self.epsilon = laplace.free_precision(np.einsum("rp,rp->p", B, B))
+        a = laplace.prior_diagonal(net.n_params, net.n_coefs, alpha, self.epsilon)
+        diagonal, log_det = laplace.data_space_terms(B, a, net.n_coefs)
+        return diagonal, log_det, None
+
+
+def choose_terms(objective, rng):
+    """The exact path that costs least: through the ``r x r`` matrix of the
+    data space while the data (``r`` rows times outputs) are fewer than
+    :data:`DATA_SPACE_SHARE` of the parameters, up to :data:`EXACT_LIMIT`
+    of them (and ``B`` fits in :data:`DATA_SPACE_BYTES`); else the dense
+    ``M`` up to :data:`EXACT_LIMIT` parameters; else the stochastic
+    estimates."""
+    net = objective.net
+    r = objective.X.shape[0] * net.layer_sizes[-1]
+    fits = _data_space_fits(r, net.n_params)
+    if fits and r <= DATA_SPACE_SHARE * net.n_params:
+        return DataSpace()
+    if net.n_params <= EXACT_LIMIT:
+        return Exact()
+    if fits:
+        return DataSpace()
+    return Stochastic(rng, net.n_params)
+
+
+def _data_space_fits(r, n_params):
+    return r <= EXACT_LIMIT and 8 * r * n_params <= DATA_SPACE_BYTES
+
+
+def exact(objective):
+    """Whether the loop's terms are exact for ``objective`` (not
+    :class:`Stochastic`'s estimates): ``alpha="auto"`` uses the evidence
+    only then."""
+    net = objective.net
+    r = objective.X.shape[0] * net.layer_sizes[-1]
+    return net.n_params <= EXACT_LIMIT or _data_space_fits(r, net.n_params)
+
+
+class Stochastic:
+    """The same estimated from Gauss-Newton products (``M`` never formed).
+
+    Preconditioned by ``C = diag(M)``
+    (:func:`~skbackprop._engine.laplace.gauss_newton_diagonal`).  The probes
+    are drawn once per fit, so that the estimates are a smooth function of ``theta`` and
+    ``alpha`` and the outer loop can settle.
+    """
+
+    epsilon = None
+
+    def __init__(self, rng, n):
+        self.probes = hutchinson.rademacher(rng, N_PROBES, n)
+
+    def __call__(self, objective, theta):
+        net, S, alpha = objective.net, objective.weight_sum, objective.alpha
+        d = laplace.gauss_newton_diagonal(
+            net, net.as_theta(theta), objective.X, objective.Y, objective.sample_weight
+        )
+        if self.epsilon is None:
+            self.epsilon = laplace.free_precision(d)
+        free = self.epsilon * laplace.free_entries(net.n_params, net.n_coefs, alpha)
+        mask = (np.arange(net.n_params) < net.n_coefs).astype(np.float64)
+        C = d + laplace.prior_diagonal(net.n_params, net.n_coefs, alpha, self.epsilon)
+        scale = 1 / np.sqrt(C)
+
+        def matvec(v):
+            v = scale * v
+            Mv = S * np.asarray(objective.hessp(theta, v, "gauss-newton"), float)
+            return scale * (Mv + free * v)
+
+        diagonal, log_det, _ = hutchinson.diagonal_and_log_det(
+            matvec, scale, self.probes, mask, CG_RTOL, CG_MAXITER, LANCZOS_STEPS
+        )
+        return diagonal[: net.n_coefs], log_det, None
