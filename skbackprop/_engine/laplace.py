@@ -35,7 +35,7 @@ import numpy as np
 from scipy.linalg import LinAlgError, cholesky, solve_triangular
 from scipy.linalg.lapack import dtrtri as trtri
 
-from skbackprop._engine.gauss_newton import output_hessians
+from skbackprop._engine.gauss_newton import hessian_roots, output_hessians
 from skbackprop._engine.jacobian import blocks, jacobian_rows, network_jacobian
 
 # epsilon relative to the mean curvature of a parameter: a prior 1000 times
@@ -134,9 +134,8 @@ def gauss_newton_root(net, theta, X, Y, sample_weight):
         Jac = lin.dense().astype(np.float64)
         if not net.loss.unit_hessian:
             H = output_hessians(net, lin.Z, Y[start:stop])
-            lam, U = np.linalg.eigh(H.astype(np.float64))
-            R = U * np.sqrt(np.clip(lam, 0.0, None))[:, None, :]
-            Jac = np.einsum("rkl,rkp->rlp", R, Jac)
+            R = hessian_roots(H.astype(np.float64))
+            Jac = np.matmul(R.transpose(0, 2, 1), Jac)
         if sample_weight is not None:
             Jac *= np.sqrt(sample_weight[start:stop])[:, None, None]
         parts.append(Jac.reshape(-1, net.n_params))
