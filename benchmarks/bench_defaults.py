@@ -34,7 +34,8 @@ tables)::
     python benchmarks/bench_defaults.py --quick --data iris,hprice2
 
 It writes ``results/defaults.{md,json}`` (``--stem`` to rename) and, with
-the default stem, the generated tables of ``benchmarks/README.md``.
+the default stem, the generated tables of ``benchmarks/README.md`` and of
+the project's ``README.md``.
 """
 
 import argparse
@@ -64,7 +65,7 @@ from threadpoolctl import threadpool_limits
 from skbackprop import BackpropClassifier, BackpropRegressor
 
 from _common import RESULTS, interleaved_best, system_info, write_outputs
-from _defaults_report import README, markdown, update_readme
+from _defaults_report import PROJECT_README, README, markdown, update_readme
 from _real_data import TABLES, Table
 
 # The rule of the defaults issue, per configuration, on the real tables:
@@ -396,8 +397,9 @@ def finish(results, out, stem):
     results["verdicts"] = verdicts(results)
     write_outputs(out, stem, results, markdown(results))
     if stem == "defaults" and Path(out).resolve() == RESULTS.resolve():
-        update_readme(README, results)
-        print(f"Updated the tables of {README}")
+        for path in (README, PROJECT_README):
+            update_readme(path, results)
+            print(f"Updated the tables of {path}")
 
 
 def merge(paths):

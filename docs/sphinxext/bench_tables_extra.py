@@ -12,8 +12,10 @@ results, are read from it (:func:`constants`), so the text cannot drift.
 from __future__ import annotations
 
 import ast
+import importlib
 import math
 import re
+import sys
 from pathlib import Path
 
 BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
@@ -21,7 +23,6 @@ SOLVERS = {  # solver in small.json -> how the tables name the comparison
     "L-BFGS-B": "L-BFGS-B vs ``lbfgs``",
     "gd": "``gd`` vs ``sgd``",
 }
-OURS, ADAM, LBFGS = "skbackprop default", "sklearn default (adam)", "sklearn lbfgs"
 SUPERSCRIPTS = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
 Table = tuple[list[str], list[list[str]]]
 
@@ -69,10 +70,6 @@ def _power(x: float) -> str:
     """``5e9`` as ``5 × 10⁹``."""
     mantissa, exponent = f"{x:.2g}".split("e")
     return f"{mantissa} × 10" + str(int(exponent)).translate(SUPERSCRIPTS)
-
-
-def _score(x: float) -> str:
-    return f"{x:.4f}".replace("-", "−")
 
 
 def _seconds(s: float) -> str:
@@ -181,52 +178,22 @@ def defaults_figures(defaults: dict) -> dict[str, str]:
     }
 
 
+def _defaults_report():
+    """``benchmarks/_defaults_report.py``, which renders the same tables for
+    the benchmark's report and the READMEs (imported from its directory, as
+    the benchmark scripts import it)."""
+    if str(BENCHMARKS) not in sys.path:
+        sys.path.insert(0, str(BENCHMARKS))
+    return importlib.import_module("_defaults_report")
+
+
 def defaults_tables(defaults: dict) -> dict[str, Table]:
-    """Scores and times per data set, with the benchmark's verdict."""
-    verdict = {v["configuration"]: v for v in defaults["verdicts"]}[OURS]
-    # The verdict lists the bundled data sets short of scikit-learn as
-    # "<name> <gap>"; the others count only in the total time.
-    short = dict(entry.rsplit(" ", 1) for entry in verdict["short_of_sklearn"])
-    rows = []
-    for d in defaults["datasets"]:
-        runs = d["runs"]
-        if not d["bundled"]:
-            met = "— (not in the rule)"
-        elif d["dataset"] in short:
-            met = f"no ({short[d['dataset']].replace('-', '−')})"
-        else:
-            met = "yes"
-        rows.append(
-            [
-                f"{d['dataset']} ({' × '.join(map(str, d['shape']))})",
-                "R²" if d["metric"] == "r2" else d["metric"],
-                *(_score(runs[k]["score"]) for k in (OURS, ADAM, LBFGS)),
-                f"{runs[OURS]['seconds']:.2f} s",
-                f"{runs[ADAM]['seconds']:.2f} s",
-                met,
-            ]
-        )
-    bundled = sum(d["bundled"] for d in defaults["datasets"])
-    rows.append(
-        [
-            f"the {bundled} bundled data sets",
-            "",
-            "",
-            "",
-            "",
-            f"{verdict['seconds']:.2f} s",
-            f"{verdict['sklearn_default_seconds']:.2f} s",
-            "**yes**" if verdict["met"] else "**no**",
-        ]
-    )
-    header = [
-        "data set",
-        "metric",
-        "skbackprop default",
-        "scikit-learn default (adam)",
-        "scikit-learn lbfgs",
-        "skbackprop time",
-        "scikit-learn default time",
-        "rule met",
-    ]
-    return {"defaults": (header, rows)}
+    """Scores, times, the units and error-bar checks, and the rule's
+    verdict per skbackprop configuration: the report's own tables."""
+    report = _defaults_report()
+    return {
+        "defaults": report.score_table(defaults),
+        "defaults-times": report.time_table(defaults),
+        "defaults-checks": report.checks_table(defaults),
+        "defaults-rule": report.rule_table(defaults),
+    }
