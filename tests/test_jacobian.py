@@ -329,3 +329,23 @@ def test_sparse_and_dense_inputs_agree(make_problem, make_theta):
     n_terms = X.shape[0] + X.shape[1]
     atol = n_terms * np.finfo(float).eps * np.abs(dense).max()
     np.testing.assert_allclose(csr, dense, rtol=0, atol=atol)
+
+
+def test_hessian_roots_leave_out_softmax_null_direction(seed):
+    # Softmax's H_i = diag(p) - p p' has H_i 1 = 0: its root has one column
+    # fewer, and R R' is H to rounding, nearly one-hot rows included.
+    rng = np.random.RandomState(seed)
+    logits = rng.normal(scale=3.0, size=(50, 4))
+    logits[:5, 0] += 40.0  # probabilities one-hot to 1e-17
+    p = np.exp(logits - logits.max(1, keepdims=True))
+    p /= p.sum(1, keepdims=True)
+    H = np.einsum("rk,kl->rkl", p, np.eye(4)) - np.einsum("rk,rl->rkl", p, p)
+    R = gauss_newton.hessian_roots(H)
+    assert R.shape == (50, 4, 3)
+    np.testing.assert_allclose(R @ R.transpose(0, 2, 1), H, rtol=0, atol=1e-15)
+    # A positive definite H keeps every direction.
+    A = rng.normal(size=(50, 4, 4))
+    spd = A @ A.transpose(0, 2, 1) + 0.1 * np.eye(4)
+    R = gauss_newton.hessian_roots(spd)
+    assert R.shape == (50, 4, 4)
+    np.testing.assert_allclose(R @ R.transpose(0, 2, 1), spd, rtol=1e-12, atol=1e-12)

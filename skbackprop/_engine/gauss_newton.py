@@ -59,9 +59,23 @@ def hessian_roots(H):
     """``R_i`` with ``H_i = R_i R_i'`` for each ``H_i`` of ``H`` (shape
     ``(rows, n_L, n_L)``), from their eigendecompositions: the losses'
     Hessians in the logits are positive semi-definite (softmax's singular),
-    so no Cholesky factor; rounding's negative eigenvalues count as 0."""
+    so no Cholesky factor; rounding's negative eigenvalues count as 0.
+
+    Where every ``H_i``'s smallest eigenvalue is zero but for rounding
+    (softmax's: ``H_i 1 = 0``, to the rounding of ``p``), its column is left
+    out: ``(rows, n_L, n_L - 1)``, fewer rows for the products that follow.
+    Rounding is measured against the block's largest eigenvalue: a row whose
+    probabilities are nearly one-hot has a tiny ``H_i``, all of it at the
+    level of rounding.
+    """
     lam, U = np.linalg.eigh(H)
-    return U * np.sqrt(np.clip(lam, 0.0, None))[:, None, :]
+    R = U * np.sqrt(np.clip(lam, 0.0, None))[:, None, :]
+    n = H.shape[-1]
+    if n > 1 and len(H):
+        rounding = 8 * n * np.finfo(lam.dtype).eps * np.max(np.abs(lam))
+        if np.all(lam[:, 0] <= rounding):
+            return R[:, :, 1:]
+    return R
 
 
 def _add_curvature(G, Jac, H, sw):
@@ -87,6 +101,7 @@ def _add_curvature(G, Jac, H, sw):
         Jac = np.matmul(hessian_roots(H).transpose(0, 2, 1), Jac)
         if sw is not None:
             Jac *= np.sqrt(sw)[:, None, None]
+        n = Jac.shape[0] * Jac.shape[1]
     # G is C-ordered: its transpose is the Fortran array BLAS updates in
     # place, whose lower triangle is G's upper one.
     syrk = get_blas_funcs("syrk", (Jac,))

@@ -33,6 +33,7 @@ same ``M`` for every output, ``M = Phi' S Phi + alpha P + epsilon (I - P)``
 
 import numpy as np
 from scipy.linalg import LinAlgError, cholesky, solve_triangular
+from scipy.linalg.blas import dsyrk as syrk
 from scipy.linalg.lapack import dtrtri as trtri
 
 from skbackprop._engine.gauss_newton import hessian_roots, output_hessians
@@ -127,7 +128,10 @@ def gauss_newton_root(net, theta, X, Y, sample_weight):
 
     Row block ``i`` is ``sqrt(s_i) R_i' J_i`` with ``H_i = R_i R_i'`` (the
     identity for squared error, from ``H_i``'s eigendecomposition for the
-    other losses: ``H_i`` is positive semi-definite).
+    other losses: ``H_i`` is positive semi-definite).  Softmax's ``H_i``
+    are singular (``H_i 1 = 0``): their null direction's rows are left out
+    (:func:`~skbackprop._engine.gauss_newton.hessian_roots`), ``m (n_L -
+    1)`` rows in all, a smaller data-space matrix.
     """
     parts = []
     for start, stop, lin in blocks(net, theta, X, jacobian_rows(net)):
@@ -149,10 +153,14 @@ def data_space_terms(B, a, n_coefs):
     = A^-1 - A^-1 B' K^-1 B A^-1``, and ``det M = det A det K``.  ``O(r^2
     n)`` operations instead of ``O(n^3)``.
     """
-    BA = B / a
-    K = BA @ B.T
+    root = np.sqrt(a)
+    # K's lower triangle by BLAS's symmetric update on (B A^-1/2)': half the
+    # multiply-adds of BA @ B.T (the factor reads no other).
+    BR = B / root
+    K = syrk(1.0, BR.T, trans=1, lower=1)
     K[np.diag_indices_from(K)] += 1.0
     C = factor(K)
+    BA = np.divide(BR, root, out=BR)
     V = solve_triangular(C, BA[:, :n_coefs], lower=True, check_finite=False)
     diagonal = 1.0 / a[:n_coefs] - np.einsum("ij,ij->j", V, V)
     return diagonal, float(np.sum(np.log(a))) + log_det(C)
