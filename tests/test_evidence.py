@@ -208,6 +208,28 @@ def _exact_reestimate(objective, theta, curvature):
     return evidence.reestimate(objective, theta, exact)
 
 
+@pytest.mark.parametrize(
+    "rows, sizes, loss, path",
+    [
+        # Data-space: 1.5 r^2 n + r^3/3 multiply-adds against r n^2/2 + 2 n^3/3.
+        (1156, (15, 100, 1), "binary_log_loss", "DataSpace"),  # r 0.68 n
+        (1227, (4, 100, 1), "squared_error", "Exact"),  # r 2 n
+        (952, (9, 100, 1), "squared_error", "Exact"),  # r 0.86 n: a tie, dense
+        # Softmax counts one output fewer: 266 x 2 rows, not 266 x 3.
+        (266, (10, 100, 3), "log_loss", "DataSpace"),
+    ],
+)
+def test_the_cheaper_exact_path_is_chosen(rows, sizes, loss, path, seed):
+    rng = np.random.RandomState(seed)
+    X = rng.normal(size=(rows, sizes[0]))
+    Y = np.eye(sizes[-1])[rng.randint(0, sizes[-1], rows)] if sizes[-1] > 1 else None
+    if Y is None:
+        Y = (rng.uniform(size=(rows, 1)) > 0.5).astype(float)
+    objective = InMemoryObjective(Network(sizes, "relu", loss), X, Y, None, 1.0)
+    terms = evidence_terms.choose_terms(objective, rng)
+    assert type(terms).__name__ == path
+
+
 def test_wide_networks_take_the_data_space_path(monkeypatch, noisy_problem, seed):
     # More parameters than data (241 for 100 rows here, with the limit
     # lowered): exact, where the stochastic estimates were approximate and

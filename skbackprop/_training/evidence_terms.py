@@ -24,11 +24,9 @@ from skbackprop._engine import hutchinson, laplace
 EXACT_LIMIT = 5000
 # With at most EXACT_LIMIT data (rows x outputs), the exact data-space path
 # while its matrix B of the Gauss-Newton matrix's square root takes at most
-# this many bytes, and, below EXACT_LIMIT parameters, while the data are at
-# most this share of them: its r^2 n_params + r^3/3 multiply-adds against
-# 2 n_params^3 / 3 for the dense M's Cholesky factor and inverse.
+# this many bytes, and, below EXACT_LIMIT parameters, while it costs fewer
+# multiply-adds (_data_space_cost against _dense_cost).
 DATA_SPACE_BYTES = 2**29
-DATA_SPACE_SHARE = 0.5
 # The dense factor of M is formed after a data-space loop up to this many
 # parameters: the error bars of the whole network use it (the estimators
 # keep it up to the same size).
@@ -93,21 +91,41 @@ class DataSpace:
 
 def choose_terms(objective, rng):
     """The exact path that costs least: through the ``r x r`` matrix of the
-    data space while the data (``r`` rows times outputs) are fewer than
-    :data:`DATA_SPACE_SHARE` of the parameters, up to :data:`EXACT_LIMIT`
-    of them (and ``B`` fits in :data:`DATA_SPACE_BYTES`); else the dense
-    ``M`` up to :data:`EXACT_LIMIT` parameters; else the stochastic
-    estimates."""
+    data space (``r`` rows of ``B``: rows times outputs, one output fewer
+    for softmax, whose curvature has a null direction) while it costs fewer
+    multiply-adds than the dense ``M`` (:func:`_data_space_cost`) and ``r``
+    is at most :data:`EXACT_LIMIT` (and ``B`` fits in
+    :data:`DATA_SPACE_BYTES`); else the dense ``M`` up to
+    :data:`EXACT_LIMIT` parameters; else the stochastic estimates."""
     net = objective.net
-    r = objective.X.shape[0] * net.layer_sizes[-1]
+    r = _data_rows(objective)
     fits = _data_space_fits(r, net.n_params)
-    if fits and r <= DATA_SPACE_SHARE * net.n_params:
+    if fits and _data_space_cost(r, net.n_params) < _dense_cost(r, net.n_params):
         return DataSpace()
     if net.n_params <= EXACT_LIMIT:
         return Exact()
     if fits:
         return DataSpace()
     return Stochastic(rng, net.n_params)
+
+
+def _data_rows(objective):
+    net = objective.net
+    n_out = net.layer_sizes[-1]
+    softmax = net.loss.out_activation == "softmax" and n_out > 1
+    return objective.X.shape[0] * (n_out - softmax)
+
+
+def _data_space_cost(r, n_params):
+    """``B A^-1 B'`` by a symmetric update, its Cholesky factor and the
+    triangular solve for the diagonal: ``1.5 r^2 n + r^3 / 3``."""
+    return 1.5 * r**2 * n_params + r**3 / 3
+
+
+def _dense_cost(r, n_params):
+    """``G`` by a symmetric update, its Cholesky factor and triangular
+    inverse: ``r n^2 / 2 + 2 n^3 / 3``."""
+    return r * n_params**2 / 2 + 2 * n_params**3 / 3
 
 
 def _data_space_fits(r, n_params):
@@ -119,8 +137,9 @@ def exact(objective):
     :class:`Stochastic`'s estimates): ``alpha="auto"`` uses the evidence
     only then."""
     net = objective.net
-    r = objective.X.shape[0] * net.layer_sizes[-1]
-    return net.n_params <= EXACT_LIMIT or _data_space_fits(r, net.n_params)
+    return net.n_params <= EXACT_LIMIT or _data_space_fits(
+        _data_rows(objective), net.n_params
+    )
 
 
 class Stochastic:
