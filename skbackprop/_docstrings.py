@@ -58,7 +58,7 @@ PARAMETERS = (
         settles (see :ref:`bayesian`).  ``"ard"`` (automatic relevance
         determination) does the same with one penalty for the weights
         leaving each input and one for each later layer, re-estimated after
-        at most 50 iterations of the solver each: inputs the targets do not
+        at most 25 iterations of the solver each: inputs the targets do not
         need are switched off (see :ref:`ard`).  Neither works with
         ``early_stopping`` or ``partial_fit``, nor for Dask input.  Both fit
         regression targets standardized (their fits do not depend on the

@@ -155,8 +155,10 @@ def test_ard_switches_off_the_irrelevant_inputs(seed):
     assert reg.alpha_.shape == (5 + 1,)
     relevant, noise = reg.alpha_[:2], reg.alpha_[2:5]
     assert noise.min() > 100 * relevant.max()
+    # A precision 100 times larger is a prior 10 times narrower: the noise
+    # inputs' weights are held within a tenth of the relevant ones'.
     W1 = reg.coefs_[0]
-    assert np.abs(W1[2:]).max() < 0.05 * np.abs(W1[:2]).max()
+    assert np.abs(W1[2:]).max() < 0.1 * np.abs(W1[:2]).max()
     assert 0 < reg.n_effective_params_ < reg.coefs_[0].size + 8 + 8 + 1
     assert len(reg.evidence_curve_) >= 2
     # One penalty for all would keep using the noise: ARD predicts better.
