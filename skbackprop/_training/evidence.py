@@ -311,7 +311,7 @@ def run_evidence(objective, theta, settings, rng, fit):
     groups = Groups(net, settings.ard)
     alpha = np.full(groups.n, start_alpha(objective))
     scale = objective.scale
-    n_iter, loss_curve, curve, old, fits = 0, [], [], None, []
+    n_iter, loss_curve, curve, old = 0, [], [], None
     with objective.threads(None):
         for _ in range(MAX_ITER):
             # The objective's weights were divided by scale: so is its alpha.
@@ -329,10 +329,10 @@ def run_evidence(objective, theta, settings, rng, fit):
                     f"Evidence: gamma = {new.gamma:.4g}, log evidence = "
                     f"{new.log_evidence:.8g}, next alpha = {_text(new.next_alpha)}"
                 )
-            # The next inner run may update its start in place.
-            fits.append((new, result, theta.copy()))
-            kept, stale = _best(curve)
-            del fits[: len(fits) - 1 - stale]  # only the kept one and later
+            stale = _best(curve)[1]
+            if not stale:  # this fit is the one to keep (so far)
+                # A copy: the next inner run may update its start in place.
+                best = (new, result, theta.copy())
             ended = result.status in (STOPPED, INTERRUPTED)
             settled = _settled(new, old)
             if settled or stale >= PATIENCE or ended:
@@ -341,12 +341,12 @@ def run_evidence(objective, theta, settings, rng, fit):
         else:
             warn(
                 f"The evidence did not settle in {MAX_ITER} re-estimations of "
-                f"alpha: the fit is that of the best, {_text(fits[0][0].alpha)}. "
+                f"alpha: the fit is that of the best, {_text(best[0].alpha)}. "
                 "Try another random_state, a smaller network or scaling the "
                 "data."
             )
     if not (settled or ended):
-        new, result, theta = fits[0]
+        new, result, theta = best
         result = dataclasses.replace(result, theta=theta)
     for message, category in result.warnings:
         warn(message, category)
