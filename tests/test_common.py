@@ -74,6 +74,10 @@ def _instances():
         BackpropRegressor(alpha="evidence", solver="lm", max_iter=20, **small),
         # alpha="ard": one penalty per input, an array alpha_.
         BackpropClassifier(alpha="ard", solver="lm", max_iter=20, **small),
+        # alpha="auto" with every other setting at its default: ARD where
+        # the evidence applies, the fixed penalty for partial_fit.
+        BackpropClassifier(alpha="auto"),
+        BackpropRegressor(alpha="auto"),
     ]
 
 
@@ -109,9 +113,14 @@ _KINKS = {
 
 
 def _expected_failed_checks(estimator):
-    if estimator.get_params() == type(estimator)().get_params() and (
-        type(estimator) is BackpropClassifier
-    ):
+    default = type(estimator)().get_params()
+    if estimator.get_params() == default and type(estimator) is BackpropClassifier:
+        return _KINKS
+    if estimator.get_params() == {**default, "alpha": "auto"}:
+        # The same L-BFGS-B paths through ReLU's kinks, inside the
+        # evidence's loop: measured 1.7e-7 (dense) and 1.3e-7 (sparse) apart
+        # in relative probability, against the check's rtol of 1e-7; the
+        # regressor 5e-7 apart on sparse data and within it on dense data.
         return _KINKS
     if estimator.solver == "gd" and estimator.batch_size is not None:
         return _STOCHASTIC
