@@ -151,3 +151,29 @@ def test_error_bars_cover_held_out_rows():
     mean, std = est.predict(X_diab[test], return_std=True)
     inside = np.abs(1e4 * y_diab[test] - mean) <= 1.96 * std
     assert 0.9 <= inside.mean() <= 0.99
+
+
+def test_a_fit_the_evidence_switched_off_says_so(seed):
+    # Inputs that carry nothing (every row the same): the model can only be
+    # the targets' mean, and the fit warns.
+    rng = np.random.RandomState(seed)
+    y = 1000 * rng.normal(size=200) + 5
+    with pytest.warns(UserWarning, match="switched off the inputs"):
+        BackpropRegressor((8,), alpha="auto", random_state=seed).fit(
+            np.ones((200, 3)), y
+        )
+    # Targets unrelated to the inputs: the warning comes exactly when the
+    # predictions vary by at most CONSTANT of the targets' spread (in the
+    # targets' units; the loop sees them standardized).
+    X = rng.normal(size=(200, 5))
+    for alpha in ("evidence", "ard"):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            reg = BackpropRegressor(alpha=alpha, random_state=seed).fit(X, y)
+        warned = any("switched off the inputs" in str(w.message) for w in caught)
+        assert warned == (np.std(reg.predict(X)) <= evidence.CONSTANT * np.std(y))
+    # An informative target: no such warning.
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message=".*switched off the inputs")
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        BackpropRegressor((8,), alpha="evidence", random_state=seed).fit(X_diab, y_diab)

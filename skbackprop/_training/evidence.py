@@ -87,6 +87,11 @@ PATIENCE = 5
 # about as many re-estimations (see the user guide's ARD section).
 ARD_STEPS = 25
 
+# A fit whose outputs vary by at most this share of the targets' spread
+# explains at most CONSTANT^2 of their variance: the evidence switched the
+# inputs off, and the fit says so.
+CONSTANT = 1e-2
+
 # The re-estimated alpha stays within these bounds (a constant target, whose
 # weights all vanish, would send it to infinity).
 ALPHA_BOUNDS = (1e-12, 1e12)
@@ -259,6 +264,24 @@ def _settled(new, old):
     )
 
 
+def _constant(objective, theta):
+    """Whether the fitted outputs vary over the training rows by at most
+    :data:`CONSTANT` of the targets' (weighted) standard deviation, in every
+    output whose targets vary."""
+
+    def spread(V):
+        V = np.asarray(V.todense() if hasattr(V, "todense") else V, np.float64)
+        sw = objective.sample_weight
+        return np.sqrt(np.average((V - np.average(V, 0, sw)) ** 2, 0, sw))
+
+    target = spread(objective.Y)
+    varies = target > 0
+    if not np.any(varies):
+        return False  # a constant target: a constant model is right
+    A = objective.net.forward(theta, objective.X)
+    return bool(np.all(spread(A)[varies] <= CONSTANT * target[varies]))
+
+
 def _text(alpha):
     """The groups' ``alpha`` for messages: one number, or the range."""
     if len(alpha) == 1:
@@ -354,6 +377,15 @@ def run_evidence(objective, theta, settings, rng, fit):
     cut = inner is not full and result.n_iter >= inner.max_iter
     if result.unconverged and not cut:
         warn(result.unconverged)
+    if _constant(objective, theta):
+        warn(
+            "The evidence switched off the inputs: the model predicts nearly a "
+            "constant (its outputs vary by less than "
+            f"{CONSTANT:g} of the targets' spread over the training rows). The "
+            "inputs may not explain the targets; if they should, check that "
+            "they are scaled.",
+            UserWarning,
+        )
     determined = new.gamma + net.n_params - net.n_coefs
     N = scale * objective.weight_sum * net.layer_sizes[-1]  # inf beyond float64
     if gaussian(net) and determined >= N:
