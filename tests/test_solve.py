@@ -7,6 +7,7 @@ import warnings
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from scipy.optimize import OptimizeResult
 from sklearn.datasets import load_iris
 from sklearn.exceptions import ConvergenceWarning
@@ -219,3 +220,19 @@ def test_registry_drives_the_names():
     }
     with pytest.raises(ValueError, match="already registered"):
         solvers.register(solvers.get_solver("gd"))
+
+
+@pytest.mark.parametrize("solver", ["L-BFGS-B", "rprop"])
+def test_convergence_warning_advises_scaling_only_unscaled_inputs(solver, seed):
+    rng = np.random.RandomState(seed)
+    X = rng.normal(size=(60, 3))
+    y = np.sin(X[:, 0]) + X[:, 1] ** 2
+    reg = BackpropRegressor((8,), solver=solver, max_iter=3, random_state=seed)
+    with pytest.warns(ConvergenceWarning, match="Increase max_iter") as caught:
+        reg.fit(X, y)
+    assert not any("scale" in str(w.message) for w in caught)
+    # Dollars and years, sparse too: the same warning advises scaling.
+    for unscaled in (X * [1e4, 1.0, 1.0], X + [0.0, 2000.0, 0.0]):
+        for data in (unscaled, sp.csr_matrix(unscaled)):
+            with pytest.warns(ConvergenceWarning, match="scale the inputs"):
+                reg.fit(data, y)

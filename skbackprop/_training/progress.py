@@ -62,6 +62,29 @@ def warn(message, category=ConvergenceWarning):
     warnings.warn(message, category, stacklevel=level)
 
 
+def inputs_scaled(objective):
+    """Whether the inputs are known to be on about a unit scale: every
+    column that varies with a standard deviation in [1e-2, 10] and a mean
+    within 10 of 0, as ``StandardScaler`` or ``MinMaxScaler`` leave them.
+    False where that is not known (data not in memory).  The advice to scale
+    them is given only where they are not."""
+    X = getattr(objective, "X", None)
+    if X is None or hasattr(X, "__dask_graph__") or not X.shape[0]:
+        return False
+    if hasattr(X, "multiply"):  # scipy.sparse
+        mean = np.asarray(X.mean(axis=0), np.float64).ravel()
+        square = np.asarray(X.multiply(X).mean(axis=0), np.float64).ravel()
+        std = np.sqrt(np.maximum(square - mean**2, 0.0))
+    else:
+        mean = np.mean(X, axis=0, dtype=np.float64)
+        std = np.std(X, axis=0, dtype=np.float64)
+    varies = std > 0
+    return bool(
+        np.all((std[varies] >= 1e-2) & (std[varies] <= 10))
+        and np.all(np.abs(mean) <= 10)
+    )
+
+
 class Progress:
     """The loop's bookkeeping, fed by plain settings and a scoring function.
 

@@ -25,6 +25,7 @@ from skbackprop._training.progress import (
     Progress,
     StopTraining,
     divergence_message,
+    inputs_scaled,
     warn,
 )
 from skbackprop._training.settings import Result
@@ -168,7 +169,9 @@ def finish(objective, solver, start, outcome, progress, settings, score):
         warnings.append((_INTERRUPTED, ConvergenceWarning))
     unconverged = None
     if diverged is None and status not in (CONVERGED, STOPPED, INTERRUPTED):
-        unconverged = solver.convergence_warning(progress.n_iter, outcome.message)
+        unconverged = solver.convergence_warning(
+            progress.n_iter, outcome.message, inputs_scaled(objective)
+        )
     if not np.isfinite(theta).all():
         raise ValueError(
             "The solver produced non-finite weights. Scale the inputs or use "

@@ -63,6 +63,12 @@ class Outcome:
     at: int | None = None
 
 
+def scale_advice(scaled):
+    """The end of a convergence warning's advice: to scale the inputs,
+    unless they are known to be scaled."""
+    return "" if scaled else " or scale the inputs (e.g. StandardScaler)"
+
+
 class Solver:
     """A training method and what it supports.
 
@@ -143,12 +149,13 @@ class Solver:
         (``progress.info`` holds what the solver noted); none by default."""
         return []
 
-    def convergence_warning(self, n_iter, message):
+    def convergence_warning(self, n_iter, message, scaled=False):
         """The warning of a run that ended unconverged, after ``n_iter``
-        iterations with the solver's ``message``."""
+        iterations with the solver's ``message``; ``scaled``: whether the
+        inputs are known to be on a unit scale (no advice to scale them)."""
         return (
             f"{self.describe()} did not converge after {n_iter} iteration(s): "
-            f"{message} Increase max_iter or scale the data."
+            f"{message} Increase max_iter{scale_advice(scaled)}."
         )
 
     def check(self, objective, settings):

@@ -111,7 +111,7 @@ class GradientDescentSolver(Solver):
         batch = settings.batch_size
         return batch is not None and batch < objective.n_samples
 
-    def convergence_warning(self, n_iter, message):
+    def convergence_warning(self, n_iter, message, scaled=False):
         return message
 
     def diagnostics(self, progress, loss, settings):

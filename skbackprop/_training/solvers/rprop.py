@@ -58,6 +58,7 @@ from skbackprop._training.solvers import (
     check_option_names,
     real_option,
     register,
+    scale_advice,
 )
 
 # solver_options of "rprop" and their defaults (see the module docstring).
@@ -115,10 +116,10 @@ class Rprop(CountingSolver):
         options = rprop_options(settings.solver_options)
         return _irprop_plus(objective, theta, progress, settings, options)
 
-    def convergence_warning(self, n_iter, message):
+    def convergence_warning(self, n_iter, message, scaled=False):
         return (
             f"{self.describe()} did not converge after {n_iter} iteration(s): "
-            f"{message} Increase max_iter or scale the data; for a small tol, "
+            f"{message} Increase max_iter{scale_advice(scaled)}; for a small tol, "
             "also lower solver_options['delta_min'] (default "
             f"{DEFAULTS['delta_min']:g}): no step shrinks below it."
         )
