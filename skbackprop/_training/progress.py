@@ -71,14 +71,16 @@ def inputs_scaled(objective):
     X = getattr(objective, "X", None)
     if X is None or hasattr(X, "__dask_graph__") or not X.shape[0]:
         return False
-    if hasattr(X, "multiply"):  # scipy.sparse
-        mean = np.asarray(X.mean(axis=0), np.float64).ravel()
-        square = np.asarray(X.multiply(X).mean(axis=0), np.float64).ravel()
-        std = np.sqrt(np.maximum(square - mean**2, 0.0))
-    else:
-        mean = np.mean(X, axis=0, dtype=np.float64)
-        std = np.std(X, axis=0, dtype=np.float64)
-    varies = std > 0
+    # Inputs near 1e200 overflow the squares: not scaled, and no warning.
+    with np.errstate(over="ignore", invalid="ignore"):
+        if hasattr(X, "multiply"):  # scipy.sparse
+            mean = np.asarray(X.mean(axis=0), np.float64).ravel()
+            square = np.asarray(X.multiply(X).mean(axis=0), np.float64).ravel()
+            std = np.sqrt(np.maximum(square - mean**2, 0.0))
+        else:
+            mean = np.mean(X, axis=0, dtype=np.float64)
+            std = np.std(X, axis=0, dtype=np.float64)
+    varies = ~(std <= 0)  # NaN (overflow) counts as varying
     return bool(
         np.all((std[varies] >= 1e-2) & (std[varies] <= 10))
         and np.all(np.abs(mean) <= 10)
