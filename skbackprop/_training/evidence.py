@@ -161,8 +161,7 @@ def start_alpha(objective):
     (``1 / beta = var(y)``, averaged over the outputs)."""
     if not gaussian(objective.net):
         return 1.0
-    Y, sw = np.asarray(objective.Y, np.float64), objective.sample_weight
-    var = float(np.mean(np.average((Y - np.average(Y, 0, sw)) ** 2, 0, sw)))
+    var = float(np.mean(_variances(objective.Y, objective.sample_weight)))
     return float(np.clip(var, *ALPHA_BOUNDS)) if var > 0 else 1.0
 
 
@@ -264,22 +263,23 @@ def _settled(new, old):
     )
 
 
+def _variances(V, sample_weight):
+    """The weighted variance of each column of ``V`` (dense or sparse)."""
+    V = np.asarray(V.todense() if hasattr(V, "todense") else V, np.float64)
+    return np.average((V - np.average(V, 0, sample_weight)) ** 2, 0, sample_weight)
+
+
 def _constant(objective, theta):
     """Whether the fitted outputs vary over the training rows by at most
     :data:`CONSTANT` of the targets' (weighted) standard deviation, in every
     output whose targets vary."""
-
-    def spread(V):
-        V = np.asarray(V.todense() if hasattr(V, "todense") else V, np.float64)
-        sw = objective.sample_weight
-        return np.sqrt(np.average((V - np.average(V, 0, sw)) ** 2, 0, sw))
-
-    target = spread(objective.Y)
+    sw = objective.sample_weight
+    target = np.sqrt(_variances(objective.Y, sw))
     varies = target > 0
     if not np.any(varies):
         return False  # a constant target: a constant model is right
     A = objective.net.forward(theta, objective.X)
-    return bool(np.all(spread(A)[varies] <= CONSTANT * target[varies]))
+    return bool(np.all(np.sqrt(_variances(A, sw))[varies] <= CONSTANT * target[varies]))
 
 
 def _text(alpha):

@@ -90,6 +90,20 @@ class DataSpace:
 
 
 def choose_terms(objective, rng):
+    """The terms of :func:`_path` for ``objective`` (the stochastic ones
+    draw their probes from ``rng``)."""
+    path = _path(objective)
+    return path(rng, objective.net.n_params) if path is Stochastic else path()
+
+
+def exact(objective):
+    """Whether the loop's terms are exact for ``objective`` (not
+    :class:`Stochastic`'s estimates): ``alpha="auto"`` uses the evidence
+    only then."""
+    return _path(objective) is not Stochastic
+
+
+def _path(objective):
     """The exact path that costs least: through the ``r x r`` matrix of the
     data space (``r`` rows of ``B``: rows times outputs, one output fewer
     for softmax, whose curvature has a null direction) while it costs fewer
@@ -101,12 +115,12 @@ def choose_terms(objective, rng):
     r = _data_rows(objective)
     fits = _data_space_fits(r, net.n_params)
     if fits and _data_space_cost(r, net.n_params) < _dense_cost(r, net.n_params):
-        return DataSpace()
+        return DataSpace
     if net.n_params <= EXACT_LIMIT:
-        return Exact()
+        return Exact
     if fits:
-        return DataSpace()
-    return Stochastic(rng, net.n_params)
+        return DataSpace
+    return Stochastic
 
 
 def _data_rows(objective):
@@ -130,16 +144,6 @@ def _dense_cost(r, n_params):
 
 def _data_space_fits(r, n_params):
     return r <= EXACT_LIMIT and 8 * r * n_params <= DATA_SPACE_BYTES
-
-
-def exact(objective):
-    """Whether the loop's terms are exact for ``objective`` (not
-    :class:`Stochastic`'s estimates): ``alpha="auto"`` uses the evidence
-    only then."""
-    net = objective.net
-    return net.n_params <= EXACT_LIMIT or _data_space_fits(
-        _data_rows(objective), net.n_params
-    )
 
 
 class Stochastic:
