@@ -34,7 +34,7 @@ from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
 from skbackprop import BackpropClassifier, BackpropRegressor
-from skbackprop._engine import hutchinson, laplace
+from skbackprop._engine import data_space, hutchinson, laplace
 from skbackprop._training import evidence, solve
 from skbackprop._training.objective import InMemoryObjective
 
@@ -48,7 +48,7 @@ PARTS = [
     ("Cholesky", laplace, "factor"),
     ("triangular inverse", laplace, "weight_variances"),
     ("stochastic estimates", hutchinson, "diagonal_and_log_det"),
-    ("data-space terms", laplace, "data_space_terms"),
+    ("data-space terms", data_space, "terms"),
     ("cost and gradient", InMemoryObjective, "cost_grad"),
     ("Gauss-Newton product", InMemoryObjective, "hessp"),
 ]

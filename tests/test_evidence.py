@@ -4,6 +4,7 @@ import warnings
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from sklearn.datasets import load_breast_cancer
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import BayesianRidge
@@ -124,11 +125,18 @@ def test_stochastic_estimates_agree_with_the_exact_ones(
         ("log_loss", 3, 0.3),
         ("poisson", 1, 0.3),
         ("squared_error", 1, 0.0),  # no prior: the weights are free too
+        ("squared_error", 1, "rows"),  # one alpha per input of each layer (ARD's)
+        ("log_loss", 3, "rows"),
     ],
 )
-def test_the_data_space_path_equals_the_dense_one(loss, k, alpha, noisy_problem, seed):
-    # Woodbury's identity: the same tr(P M^-1) and log det M, through the
-    # rows x outputs matrix instead of the parameters' one.
+@pytest.mark.parametrize("hidden", [(7,), (4, 5)])
+@pytest.mark.parametrize("sparse", [False, True])
+def test_the_data_space_path_equals_the_dense_one(
+    loss, k, alpha, hidden, sparse, noisy_problem, seed
+):
+    # Woodbury's identity from the Jacobian's factors: the same tr(P M^-1)
+    # over each row of each weight matrix and log det M, through the rows x
+    # outputs matrix instead of the parameters' one.
     X, y = noisy_problem(m=12, n0=3)
     rng = np.random.RandomState(seed)
     if loss == "log_loss":
@@ -139,21 +147,37 @@ def test_the_data_space_path_equals_the_dense_one(loss, k, alpha, noisy_problem,
         Y = rng.poisson(2.0, (len(X), 1)).astype(float)
     else:
         Y = y if k == 1 else np.hstack([y, -y])
-    sizes = (3, 7, k)
+    sizes = (3, *hidden, k)
     net = Network(sizes, "tanh", loss)
+    if alpha == "rows":
+        groups = evidence.Groups(net, ard=True)
+        alpha = groups.expand(rng.uniform(0.1, 3.0, groups.n))
+    if sparse:
+        X[rng.uniform(size=X.shape) < 0.4] = 0.0
+        X = sp.csr_matrix(X)
     theta = init_params(sizes, "tanh", seed) * 2
-    sw = rng.uniform(0.5, 2, len(X))
+    sw = rng.uniform(0.5, 2, X.shape[0])
     objective = InMemoryObjective(net, X, Y, sw, alpha)
     exact, dual = evidence_terms.Exact(), evidence_terms.DataSpace()
     t_exact, ld_exact, _ = exact(objective, theta)
     t_dual, ld_dual, factor = dual(objective, theta)
     assert factor is None
     assert dual.epsilon == pytest.approx(exact.epsilon, rel=1e-12)
-    # diag(P M^-1): its sum as exactly, each entry (the weights of alpha=0
-    # have a variance of 1e5 here, from differences) to 1e-8.
+    # The sums of diag(P M^-1) over the rows (those of weights with
+    # alpha=0 are of variances of 1e5 here, from differences) to 1e-8.
+    assert len(t_dual) == sum(sizes[:-1])
     assert t_dual.sum() == pytest.approx(t_exact.sum(), rel=1e-9)
     assert t_dual == pytest.approx(t_exact, rel=1e-8)
     assert ld_dual == pytest.approx(ld_exact, rel=1e-9, abs=1e-9)
+
+
+def test_the_data_space_path_needs_a_prior_constant_along_rows(noisy_problem):
+    X, y = noisy_problem(m=12, n0=3)
+    net = Network((3, 4, 1), "tanh")
+    alpha = np.arange(1.0, net.n_coefs + 1)  # varies along the rows
+    objective = InMemoryObjective(net, X, y, None, alpha)
+    with pytest.raises(ValueError, match="same along each row"):
+        evidence_terms.DataSpace()(objective, init_params((3, 4, 1), "tanh", 0))
 
 
 def _record_reestimates(monkeypatch):
@@ -211,10 +235,12 @@ def _exact_reestimate(objective, theta, curvature):
 @pytest.mark.parametrize(
     "rows, sizes, loss, path",
     [
-        # Data-space: 1.5 r^2 n + r^3/3 multiply-adds against r n^2/2 + 2 n^3/3.
-        (1156, (15, 100, 1), "binary_log_loss", "DataSpace"),  # r 0.68 n
-        (1227, (4, 100, 1), "squared_error", "Exact"),  # r 2 n
-        (952, (9, 100, 1), "squared_error", "Exact"),  # r 0.86 n: a tie, dense
+        # Data-space: per layer 1.5 r^2 n_l + 1.5 m^2 n_(l-1), plus 1.4 r^3,
+        # multiply-adds against the dense r n^2/2 + 2 n^3/3.
+        (1156, (15, 100, 1), "binary_log_loss", "DataSpace"),  # 2.6e9 vs 4.9e9
+        (1227, (4, 100, 1), "squared_error", "Exact"),  # 3.0e9 vs 3.7e8
+        (952, (9, 100, 1), "squared_error", "Exact"),  # 1.5e9 vs 1.5e9: a tie
+        (750, (8, 100, 1), "squared_error", "DataSpace"),  # 7.7e8 vs 1.0e9
         # Softmax counts one output fewer: 266 x 2 rows, not 266 x 3.
         (266, (10, 100, 3), "log_loss", "DataSpace"),
     ],

@@ -142,11 +142,30 @@ class Linearization:
                 delta = (delta @ self.coefs[l].T) * self.g1[l]
         return out
 
+    def signals(self):
+        """Each layer's ``(A(l-1), d(l))`` for the dense rows, ``l = 1 .. L``.
+
+        ``d(l)`` has shape ``(rows, n_L, n_l)``: the backward rule's signals
+        of output unit ``k`` (``d(L) = e_k``), for every row.  Row ``i``'s
+        Jacobian block of ``W(l)`` is the outer product ``A_i(l-1) d_i(l)'``
+        and that of ``b(l)`` is ``d_i(l)``: the Jacobian without forming it.
+        """
+        net = self.net
+        rows, n_out = self.Z.shape
+        delta = np.broadcast_to(np.eye(n_out, dtype=net.dtype), (rows, n_out, n_out))
+        out = []
+        for l in range(len(self.coefs) - 1, -1, -1):
+            out.append((self.acts[l], delta))
+            if l > 0:
+                delta = np.matmul(delta, self.coefs[l].T)
+                delta *= self.g1[l][:, None, :]
+        return out[::-1]
+
     def dense(self):
         """The block's Jacobian rows, shape ``(rows, n_L, n_params)``.
 
         One backward pass per output unit ``k`` (``d(L) = e_k``), all ``n_L``
-        at once: the signals have shape ``(rows, n_L, n_l)``.
+        at once (:meth:`signals`), then the outer products.
         """
         net = self.net
         rows, n_out = self.Z.shape
@@ -156,17 +175,12 @@ class Linearization:
             for a, b, shape in net._coef_slices
         ]
         J_intercepts = [Jac[:, :, a:b] for a, b in net._intercept_slices]
-        delta = np.broadcast_to(np.eye(n_out, dtype=net.dtype), (rows, n_out, n_out))
-        for l in range(len(self.coefs) - 1, -1, -1):
-            A_prev = self.acts[l]
+        for l, (A_prev, delta) in enumerate(self.signals()):
             if sp.issparse(A_prev):
                 A_prev = A_prev.toarray()
             # Row i's weight block is the outer product A_i(l-1) d_i(l)'.
             np.multiply(A_prev[:, None, :, None], delta[:, :, None, :], out=J_coefs[l])
             J_intercepts[l][...] = delta
-            if l > 0:
-                delta = np.matmul(delta, self.coefs[l].T)
-                delta *= self.g1[l][:, None, :]
         return Jac
 
 

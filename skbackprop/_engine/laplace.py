@@ -33,10 +33,9 @@ same ``M`` for every output, ``M = Phi' S Phi + alpha P + epsilon (I - P)``
 
 import numpy as np
 from scipy.linalg import LinAlgError, cholesky, solve_triangular
-from scipy.linalg.blas import dsyrk as syrk
 from scipy.linalg.lapack import dtrtri as trtri
 
-from skbackprop._engine.gauss_newton import hessian_roots, output_hessians
+from skbackprop._engine.gauss_newton import output_hessians
 from skbackprop._engine.jacobian import blocks, jacobian_rows, network_jacobian
 
 # epsilon relative to the mean curvature of a parameter: a prior 1000 times
@@ -47,10 +46,20 @@ EPSILON = 1e-6
 _FEATURE_ROWS = 4096
 
 
-def free_precision(diagonal):
-    """``epsilon``: :data:`EPSILON` times the mean of ``diag(G_D)``."""
-    scale = float(np.mean(diagonal)) if len(diagonal) else 0.0
-    return EPSILON * (scale if scale > 0 else 1.0)
+def free_precision(diagonal=None, mean=None):
+    """``epsilon``: :data:`EPSILON` times the mean of ``diag(G_D)`` (of the
+    ``diagonal``, or its ``mean``)."""
+    if mean is None:
+        mean = float(np.mean(diagonal)) if len(diagonal) else 0.0
+    return EPSILON * (mean if mean > 0 else 1.0)
+
+
+def row_totals(net, values):
+    """The sums of ``values`` (one per weight) over each row of each
+    ``W(l)``, the layers' in turn: ``sum_l n_{l-1}`` entries."""
+    return np.concatenate(
+        [values[lo:hi].reshape(shape).sum(axis=1) for lo, hi, shape in net._coef_slices]
+    )
 
 
 def free_entries(n, n_coefs, alpha):
@@ -121,49 +130,6 @@ def gauss_newton_diagonal(net, theta, X, Y, sample_weight):
             H = output_hessians(net, lin.Z, Y[start:stop]).astype(np.float64)
             d += np.einsum("r,rkp,rkl,rlp->p", sw, Jac, H, Jac, optimize=True)
     return d
-
-
-def gauss_newton_root(net, theta, X, Y, sample_weight):
-    """``B`` with ``B' B = G_D``, shape ``(m n_L, n_params)``, in float64.
-
-    Row block ``i`` is ``sqrt(s_i) R_i' J_i`` with ``H_i = R_i R_i'`` (the
-    identity for squared error, from ``H_i``'s eigendecomposition for the
-    other losses: ``H_i`` is positive semi-definite).  Softmax's ``H_i``
-    are singular (``H_i 1 = 0``): their null direction's rows are left out
-    (:func:`~skbackprop._engine.gauss_newton.hessian_roots`), ``m (n_L -
-    1)`` rows in all, a smaller data-space matrix.
-    """
-    parts = []
-    for start, stop, lin in blocks(net, theta, X, jacobian_rows(net)):
-        Jac = lin.dense().astype(np.float64)
-        if not net.loss.unit_hessian:
-            H = output_hessians(net, lin.Z, Y[start:stop])
-            R = hessian_roots(H.astype(np.float64))
-            Jac = np.matmul(R.transpose(0, 2, 1), Jac)
-        if sample_weight is not None:
-            Jac *= np.sqrt(sample_weight[start:stop])[:, None, None]
-        parts.append(Jac.reshape(-1, net.n_params))
-    return np.concatenate(parts) if parts else np.zeros((0, net.n_params))
-
-
-def data_space_terms(B, a, n_coefs):
-    """``diag(P M^-1)`` (its first ``n_coefs`` entries) and ``log det M`` of
-    ``M = B'B + diag(a)`` through the ``r x r`` matrix ``K = I + B
-    diag(a)^-1 B'`` (``r`` the rows of ``B``): by Woodbury's identity ``M^-1
-    = A^-1 - A^-1 B' K^-1 B A^-1``, and ``det M = det A det K``.  ``O(r^2
-    n)`` operations instead of ``O(n^3)``.
-    """
-    root = np.sqrt(a)
-    # K's lower triangle by BLAS's symmetric update on (B A^-1/2)': half the
-    # multiply-adds of BA @ B.T (the factor reads no other).
-    BR = B / root
-    K = syrk(1.0, BR.T, trans=1, lower=1)
-    K[np.diag_indices_from(K)] += 1.0
-    C = factor(K)
-    BA = np.divide(BR, root, out=BR)
-    V = solve_triangular(C, BA[:, :n_coefs], lower=True, check_finite=False)
-    diagonal = 1.0 / a[:n_coefs] - np.einsum("ij,ij->j", V, V)
-    return diagonal, float(np.sum(np.log(a))) + log_det(C)
 
 
 def weight_variances(L, n_coefs):

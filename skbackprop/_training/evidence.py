@@ -133,10 +133,17 @@ class Groups:
         self.sizes = self.sums(np.ones(net.n_coefs))
         # Where each group starts: one entry of a per-weight alpha per group.
         self.first = np.searchsorted(self.index, np.arange(self.n))
+        # The group of each row of each W(l): a row is in one group.
+        starts = [lo + np.arange(rows) * n for lo, _, (rows, n) in net._coef_slices]
+        self.row_index = self.index[np.concatenate(starts)]
 
     def sums(self, values):
         """The sum of ``values`` (one per weight) over each group."""
         return np.bincount(self.index, weights=values, minlength=self.n)
+
+    def row_sums(self, values):
+        """The sum of ``values`` (one per row of each ``W(l)``) over each group."""
+        return np.bincount(self.row_index, weights=values, minlength=self.n)
 
     def expand(self, alpha):
         """The objective's ``alpha``: a float for one group, else one per
@@ -179,8 +186,8 @@ def reestimate(objective, theta, terms, constant=0.0, groups=None):
     fitted = groups.collapse(objective.alpha)  # alpha / c
     alpha, sizes = fitted * c, groups.sizes
     n_W, n_b = net.n_coefs, net.n_params - net.n_coefs
-    diagonal, log_det_M, L = terms(objective, theta)
-    gammas = np.clip(sizes - fitted * groups.sums(diagonal), 0.0, sizes)
+    rows, log_det_M, L = terms(objective, theta)
+    gammas = np.clip(sizes - fitted * groups.row_sums(rows), 0.0, sizes)
     gamma = float(gammas.sum())
     E_D = float(at_alpha(objective, 0.0).cost(theta)) * S
     theta = np.asarray(theta, np.float64)

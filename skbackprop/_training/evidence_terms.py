@@ -1,11 +1,13 @@
-"""The evidence's terms at a fitted ``theta``: ``diag(P M^-1)`` (for
-``tr(P_g M^-1)``, summed over each group) and ``log det M``.
+"""The evidence's terms at a fitted ``theta``: ``diag(P M^-1)`` summed over
+each row of each weight matrix (for ``tr(P_g M^-1)``, summed over each
+group) and ``log det M``.
 
-Three ways, one interface (``terms(objective, theta)`` returns the diagonal,
-the log-determinant and the Cholesky factor of ``M`` or None):
+Three ways, one interface (``terms(objective, theta)`` returns the row
+sums, the log-determinant and the Cholesky factor of ``M`` or None):
 :class:`Exact` from the dense ``M`` for networks of at most
 :data:`EXACT_LIMIT` parameters; :class:`DataSpace`, exactly through an
-``m n_L x m n_L`` matrix by Woodbury's identity when the data are fewer;
+``m n_L x m n_L`` matrix by Woodbury's identity
+(:mod:`~skbackprop._engine.data_space`) when that costs less;
 :class:`Stochastic`, estimated from Gauss-Newton products
 (:mod:`~skbackprop._engine.hutchinson`).  :func:`choose_terms` picks the
 one that costs least.
@@ -15,18 +17,16 @@ import copy
 
 import numpy as np
 
-from skbackprop._engine import hutchinson, laplace
+from skbackprop._engine import data_space, hutchinson, laplace
 
 # Above this many parameters M is not formed (8 n_params^2 bytes: 200 MB)
 # and its trace and log-determinant are estimated from N_PROBES probes,
 # with conjugate gradients to CG_RTOL and LANCZOS_STEPS Lanczos steps.
 # Accuracy and cost of both paths: benchmarks/bench_evidence.py.
 EXACT_LIMIT = 5000
-# With at most EXACT_LIMIT data (rows x outputs), the exact data-space path
-# while its matrix B of the Gauss-Newton matrix's square root takes at most
-# this many bytes, and, below EXACT_LIMIT parameters, while it costs fewer
-# multiply-adds (_data_space_cost against _dense_cost).
-DATA_SPACE_BYTES = 2**29
+# With at most EXACT_LIMIT data (rows x outputs: its r x r matrices take at
+# most 200 MB each), the exact data-space path, below EXACT_LIMIT parameters
+# while it costs fewer multiply-adds (_data_space_cost against _dense_cost).
 # The dense factor of M is formed after a data-space loop up to this many
 # parameters: the error bars of the whole network use it (the estimators
 # keep it up to the same size).
@@ -57,8 +57,9 @@ class Exact:
 
     def __call__(self, objective, theta):
         L = self.factor(objective, theta)
-        n_coefs = objective.net.n_coefs
-        return laplace.weight_variances(L, n_coefs), laplace.log_det(L), L
+        net = objective.net
+        variances = laplace.weight_variances(L, net.n_coefs)
+        return laplace.row_totals(net, variances), laplace.log_det(L), L
 
     def factor(self, objective, theta):
         """The Cholesky factor of ``M`` at ``theta``."""
@@ -72,21 +73,23 @@ class Exact:
 
 class DataSpace:
     """The same, exactly, through an ``m n_L x m n_L`` matrix (Woodbury's
-    identity, :func:`~skbackprop._engine.laplace.data_space_terms`): for
-    networks with many more parameters than data."""
+    identity, from the Jacobian's factors:
+    :mod:`~skbackprop._engine.data_space`): for networks with more
+    parameters than data."""
 
     epsilon = None
 
     def __call__(self, objective, theta):
-        net, alpha = objective.net, objective.alpha
-        B = laplace.gauss_newton_root(
+        net = objective.net
+        signals = data_space.Signals(
             net, net.as_theta(theta), objective.X, objective.Y, objective.sample_weight
         )
         if self.epsilon is None:
-            self.epsilon = laplace.free_precision(np.einsum("rp,rp->p", B, B))
-        a = laplace.prior_diagonal(net.n_params, net.n_coefs, alpha, self.epsilon)
-        diagonal, log_det = laplace.data_space_terms(B, a, net.n_coefs)
-        return diagonal, log_det, None
+            mean = signals.curvature_mean(net.n_params)
+            self.epsilon = laplace.free_precision(mean=mean)
+        priors = data_space.row_priors(net, objective.alpha, self.epsilon)
+        rows, log_det = data_space.terms(signals, priors, self.epsilon)
+        return rows, log_det, None
 
 
 def choose_terms(objective, rng):
@@ -105,16 +108,16 @@ def exact(objective):
 
 def _path(objective):
     """The exact path that costs least: through the ``r x r`` matrix of the
-    data space (``r`` rows of ``B``: rows times outputs, one output fewer
-    for softmax, whose curvature has a null direction) while it costs fewer
+    data space (``r`` rows times outputs, one output fewer for softmax,
+    whose curvature has a null direction) while it costs fewer
     multiply-adds than the dense ``M`` (:func:`_data_space_cost`) and ``r``
-    is at most :data:`EXACT_LIMIT` (and ``B`` fits in
-    :data:`DATA_SPACE_BYTES`); else the dense ``M`` up to
+    is at most :data:`EXACT_LIMIT`; else the dense ``M`` up to
     :data:`EXACT_LIMIT` parameters; else the stochastic estimates."""
     net = objective.net
+    m = objective.X.shape[0]
     r = _data_rows(objective)
-    fits = _data_space_fits(r, net.n_params)
-    if fits and _data_space_cost(r, net.n_params) < _dense_cost(r, net.n_params):
+    fits = r <= EXACT_LIMIT
+    if fits and _data_space_cost(net, m, r) < _dense_cost(r, net.n_params):
         return DataSpace
     if net.n_params <= EXACT_LIMIT:
         return Exact
@@ -130,20 +133,23 @@ def _data_rows(objective):
     return objective.X.shape[0] * (n_out - softmax)
 
 
-def _data_space_cost(r, n_params):
-    """``B A^-1 B'`` by a symmetric update, its Cholesky factor and the
-    triangular solve for the diagonal: ``1.5 r^2 n + r^3 / 3``."""
-    return 1.5 * r**2 * n_params + r**3 / 3
+def _data_space_cost(net, m, r):
+    """Per layer, the symmetric updates of the signals (``r^2 n_l / 2``) and
+    of the inputs (``m^2 n_{l-1} / 2``) for ``K`` and their products again
+    for the traces (``r^2 n_l`` and ``m^2 n_{l-1}``); ``K``'s Cholesky
+    factor and inverse, ``r^3``, counted as ``1.4 r^3``: with the ``r x r``
+    elementwise products, the path ran that much slower per multiply-add
+    than the dense one (measured from 142 to 1,227 rows of 100 units)."""
+    sizes = net.layer_sizes
+    pairs = zip(sizes[:-1], sizes[1:], strict=True)
+    layers = sum(1.5 * r**2 * b + 1.5 * m**2 * a for a, b in pairs)
+    return layers + 1.4 * r**3
 
 
 def _dense_cost(r, n_params):
     """``G`` by a symmetric update, its Cholesky factor and triangular
     inverse: ``r n^2 / 2 + 2 n^3 / 3``."""
     return r * n_params**2 / 2 + 2 * n_params**3 / 3
-
-
-def _data_space_fits(r, n_params):
-    return r <= EXACT_LIMIT and 8 * r * n_params <= DATA_SPACE_BYTES
 
 
 class Stochastic:
@@ -180,4 +186,4 @@ class Stochastic:
         diagonal, log_det, _ = hutchinson.diagonal_and_log_det(
             matvec, scale, self.probes, mask, CG_RTOL, CG_MAXITER, LANCZOS_STEPS
         )
-        return diagonal[: net.n_coefs], log_det, None
+        return laplace.row_totals(net, diagonal[: net.n_coefs]), log_det, None
