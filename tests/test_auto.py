@@ -107,11 +107,11 @@ def test_evidence_fits_are_unit_free():
     ref = fits[1.0]
     mean, std = ref.predict(X_diab[:20], return_std=True)
     # The standardized targets agree to a few ulps; the loop stops once alpha
-    # moves by at most evidence.TOL (relative), so two loops whose rounding
-    # differs may stop an iteration apart: alpha agrees to 2 TOL, the
+    # moves by at most evidence.ARD_TOL (relative), so two loops whose
+    # rounding differs may stop an iteration apart: alpha agrees to 2 ARD_TOL, the
     # predictions to a small share of their error bars.  A units error would
     # be of order 1.
-    rel = 2 * evidence.TOL
+    rel = 2 * evidence.ARD_TOL
     for c, est in fits.items():
         assert est.alpha_ == pytest.approx(ref.alpha_, rel=rel)
         m, s = est.predict(X_diab[:20], return_std=True)

@@ -316,7 +316,7 @@ def test_ard_error_bars_do_not_depend_on_the_column_order(last_layer_posterior):
         .predict(X_new[:, cols], return_std=True)[1]
         for cols in (np.arange(20), order)
     ]
-    np.testing.assert_allclose(stds[1], stds[0], rtol=evidence.TOL)
+    np.testing.assert_allclose(stds[1], stds[0], rtol=evidence.ARD_TOL)
 
 
 @pytest.mark.parametrize(
