@@ -15,6 +15,10 @@ the gradient of output ``k`` with respect to the parameters:
 * ``alpha="evidence"`` or ``"ard"`` on a network of at most :data:`FULL_LIMIT`
   parameters: the whole network's ``M``, whose Cholesky factor the
   evidence loop computed (kept: ``8 n_params^2`` bytes);
+* the same after a loop through the data space (more parameters than
+  data), in its data-space form
+  (:func:`~skbackprop._engine.data_space.posterior`), while that takes no
+  more memory: ``8 (n_params + r) r`` bytes for ``r`` rows times outputs;
 * otherwise the last layer's (Kristiadi, Hein & Hennig 2020): the hidden
   layers held at their fitted values, ``M`` over the output layer's
   weights and bias, ``n_{L-1} + 1`` square, from one forward pass over the
@@ -30,7 +34,7 @@ from sklearn.utils.validation import check_is_fitted
 from skbackprop._engine import laplace
 from skbackprop._engine.params import pack_params
 from skbackprop._state import check_fitted_state, fitted_loss
-from skbackprop._training.evidence import FACTOR_LIMIT, at_alpha
+from skbackprop._training.evidence_terms import FACTOR_LIMIT, at_alpha
 from skbackprop._transaction import snapshot
 
 PREDICT_DOC = """Predict targets, and with ``return_std`` their standard deviations.
@@ -91,7 +95,12 @@ def fit_posterior(est, objective, result, rows):
     est._laplace = None
     if net.loss.likelihood != "gaussian" or rows is None:
         return
-    if result.factor is not None and net.n_params <= FULL_LIMIT:
+    if isinstance(result.factor, dict):
+        # Kept while it takes no more memory than the dense factor would.
+        if result.factor["basis"].size + result.factor["factor"].size <= FULL_LIMIT**2:
+            est._laplace = {"kind": "data-space", **result.factor}
+            return
+    elif result.factor is not None and net.n_params <= FULL_LIMIT:
         est._laplace = {"kind": "full", "factor": result.factor}
         return
     n = net.layer_sizes[-2]
@@ -176,6 +185,9 @@ def to_target_units(est, net, targets, n_data):
     if laplace_ is not None and laplace_["kind"] == "full":
         t = _output_scale(net, scale)
         laplace_["factor"] = (scale / t)[:, None] * laplace_["factor"]
+    elif laplace_ is not None and laplace_["kind"] == "data-space":
+        # ||L^-1 g|| with L scaled as above: g scaled by t / scale first.
+        laplace_["scale"] = laplace_["scale"] * _output_scale(net, scale) / scale
 
 
 def predict_with_std(est, X):
@@ -209,6 +221,8 @@ def predict_with_std(est, X):
     # square overflows where the standard deviation itself is finite.
     if posterior["kind"] == "full":
         r = laplace.full_variances(net, theta, X, posterior["factor"], root=True)
+    elif posterior["kind"] == "data-space":
+        r = laplace.data_space_variances(net, theta, X, posterior, root=True)
     else:
         r = laplace.last_layer_variances(net, theta, X, posterior["factor"], root=True)
     y_std = transform(np.sqrt(est.noise_variance_) * np.hypot(1.0, r), *args)

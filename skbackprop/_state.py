@@ -289,28 +289,44 @@ def _check_error_bars(est, n_params, n_last, full, fail):
     laplace = getattr(est, "_laplace", None)
     if laplace is None:
         return
-    if (
-        not isinstance(laplace, dict)
-        or set(laplace) != {"kind", "factor"}
-        or laplace["kind"] not in ("full", "last-layer")
-    ):
+    keys = {"full": {"kind", "factor"}, "last-layer": {"kind", "factor"}}
+    keys["data-space"] = {"kind", "factor", "basis", "scale"}
+    if not isinstance(laplace, dict) or keys.get(laplace.get("kind")) != set(laplace):
         fail(
             "_laplace",
-            "must be None or a dict {'kind': 'full' or 'last-layer', 'factor': array}",
+            "must be None or a dict {'kind': 'full' or 'last-layer', 'factor': "
+            "array}, or {'kind': 'data-space', 'factor', 'basis', 'scale': arrays}",
         )
-    n = n_params if laplace["kind"] == "full" else n_last
     L = laplace["factor"]
-    if not isinstance(L, np.ndarray) or L.dtype != np.float64 or L.shape != (n, n):
-        fail(
-            "_laplace['factor']",
-            f"must be a float64 array of shape ({n}, {n}) for kind "
-            f"{laplace['kind']!r}, got {getattr(L, 'dtype', type(L).__name__)} "
-            f"of shape {np.shape(L)}",
-        )
+    if laplace["kind"] == "data-space":
+        n = np.shape(L)[0] if np.ndim(L) == 2 else -1
+        _check_array(laplace["basis"], "basis", (n_params, n), fail)
+        _check_array(laplace["scale"], "scale", (n_params,), fail)
+    else:
+        n = n_params if laplace["kind"] == "full" else n_last
+    _check_array(L, "factor", (n, n), fail)
     if noise is None:
         fail("noise_variance_", "is None, but the error bars (_laplace) need one")
     if full and not (np.isfinite(L).all() and (np.diag(L) > 0).all()):
         fail(
             "_laplace['factor']",
             "must be a Cholesky factor: finite, with a positive diagonal",
+        )
+    if full and laplace["kind"] == "data-space":
+        for key in ("basis", "scale"):
+            if not np.isfinite(laplace[key]).all():
+                fail(f"_laplace[{key!r}]", "must be finite")
+
+
+def _check_array(value, key, shape, fail):
+    if (
+        not isinstance(value, np.ndarray)
+        or value.dtype != np.float64
+        or value.shape != shape
+    ):
+        fail(
+            f"_laplace[{key!r}]",
+            f"must be a float64 array of shape {shape}, got "
+            f"{getattr(value, 'dtype', type(value).__name__)} of shape "
+            f"{np.shape(value)}",
         )

@@ -273,8 +273,8 @@ def test_wide_networks_take_the_data_space_path(monkeypatch, noisy_problem, seed
     )
     calls = _record_reestimates(monkeypatch)
     dual = BackpropRegressor((20,), "tanh", **kwargs).fit(X, y.ravel())
-    # Its error bars from the dense factor, formed once after the loop.
-    assert dual._laplace["kind"] == "full"
+    # Its error bars through the data space too, formed once after the loop.
+    assert dual._laplace["kind"] == "data-space"
     assert all(isinstance(call[2], evidence_terms.DataSpace) for call in calls)
     # The first fits are the same; their re-estimates agree to rounding.
     # Later fits start from alphas a rounding apart, and these non-convex

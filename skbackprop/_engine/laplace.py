@@ -198,6 +198,39 @@ def full_variances(net, theta, X, L, root=False):
     return out if root else out**2
 
 
+def data_space_roots(L, basis, scale, G):
+    """``sqrt(g' M^-1 g)`` for each row ``g`` of ``G`` (shape ``(k, n)``) from
+    the data-space posterior (:func:`~skbackprop._engine.data_space.posterior`):
+    ``||h - Q Q'h||^2 + ||L^-1 Q'h||^2``, ``h = scale * g``, each ``g``
+    divided by its largest entry first (a robust norm, as
+    :func:`quadratic_roots`)."""
+    G = np.asarray(G, np.float64)
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        s = np.max(np.abs(G), axis=1) if G.size else np.zeros(len(G))
+        unit = np.where((s > 0) & np.isfinite(s), s, 1.0)
+        H = (G / unit[:, None]) * scale
+        q = H @ basis
+        H -= q @ basis.T
+        Z = solve_triangular(L, q.T, lower=True, check_finite=False)
+        roots = unit * np.hypot(np.linalg.norm(H, axis=1), np.linalg.norm(Z, axis=0))
+    roots[~np.isfinite(s)] = np.inf  # an overflowed Jacobian row
+    return roots
+
+
+def data_space_variances(net, theta, X, posterior, root=False):
+    """:func:`full_variances` from the data-space posterior."""
+    m, n_out = X.shape[0], net.layer_sizes[-1]
+    out = np.empty((m, n_out))
+    rows = jacobian_rows(net)
+    L, basis, scale = posterior["factor"], posterior["basis"], posterior["scale"]
+    for start in range(0, m, rows):
+        stop = min(start + rows, m)
+        Jac = network_jacobian(net, theta, X[start:stop])
+        r = data_space_roots(L, basis, scale, Jac.reshape(-1, net.n_params))
+        out[start:stop] = r.reshape(stop - start, n_out)
+    return out if root else out**2
+
+
 def features(net, theta, X):
     """The last layer's inputs ``phi = [A(L-1), 1]``, shape ``(m, n_{L-1} + 1)``.
 

@@ -55,9 +55,7 @@ from typing import NamedTuple
 import numpy as np
 
 from skbackprop._training.evidence_terms import (
-    FACTOR_LIMIT,
     DataSpace,
-    Exact,
     at_alpha,
     choose_terms,
 )
@@ -336,7 +334,9 @@ def run_evidence(objective, theta, settings, rng, fit):
     :class:`~skbackprop._training.settings.Result` of the whole
     run: iterations, loss curve and evidence curve over all the inner runs,
     and the kept fit's parameters, loss, ``alpha``, ``gamma``, noise
-    variance and the Cholesky factor of ``M`` (exact path).
+    variance and the posterior: the Cholesky factor of ``M`` (dense path),
+    or the data-space form of :meth:`DataSpace.posterior` (data-space
+    path; squared error).
     """
     net = objective.net
     check_loss(net.loss, settings)
@@ -411,14 +411,16 @@ def run_evidence(objective, theta, settings, rng, fit):
             "network or more data."
         )
     factor = new.factor
-    bars = gaussian(net) and net.n_params <= FACTOR_LIMIT
-    if factor is None and isinstance(terms, DataSpace) and bars:
-        # The error bars (squared error only) want the dense factor: formed
-        # once, at the end.
+    if factor is None and isinstance(terms, DataSpace) and gaussian(net):
+        # The error bars (squared error only): the whole network's posterior
+        # through the data space, formed once, at the end.
         fitted = at_alpha(objective, groups.expand(new.alpha / scale))
-        factor = Exact(terms.epsilon).factor(fitted, theta)
-    # The factor of the user's M: the loop's is of M / scale.
-    factor = None if factor is None else factor * np.sqrt(scale)
+        factor = terms.posterior(fitted, theta)
+    # The posterior of the user's M: the loop's is of M / scale.
+    if isinstance(factor, dict):
+        factor = {**factor, "scale": factor["scale"] / np.sqrt(scale)}
+    elif factor is not None:
+        factor = factor * np.sqrt(scale)
     return dataclasses.replace(
         result,
         n_iter=n_iter,

@@ -27,9 +27,9 @@ EXACT_LIMIT = 5000
 # With at most EXACT_LIMIT data (rows x outputs: its r x r matrices take at
 # most 200 MB each), the exact data-space path, below EXACT_LIMIT parameters
 # while it costs fewer multiply-adds (_data_space_cost against _dense_cost).
-# The dense factor of M is formed after a data-space loop up to this many
-# parameters: the error bars of the whole network use it (the estimators
-# keep it up to the same size).
+# The estimators keep the dense factor of M up to this many parameters (32
+# MB) for the error bars of the whole network; after a data-space loop, its
+# data-space form while that takes no more memory.
 FACTOR_LIMIT = 2000
 N_PROBES = 16
 CG_RTOL = 1e-4
@@ -90,6 +90,23 @@ class DataSpace:
         priors = data_space.row_priors(net, objective.alpha, self.epsilon)
         rows, log_det = data_space.terms(signals, priors, self.epsilon)
         return rows, log_det, None
+
+    def posterior(self, objective, theta):
+        """The whole network's posterior through the data space
+        (:func:`~skbackprop._engine.data_space.posterior`), or None where
+        it would take more memory than a dense factor of
+        :data:`FACTOR_LIMIT` parameters."""
+        net = objective.net
+        r = _data_rows(objective)
+        if (net.n_params + r) * r > FACTOR_LIMIT**2:
+            return None
+        signals = data_space.Signals(
+            net, net.as_theta(theta), objective.X, objective.Y, objective.sample_weight
+        )
+        a = laplace.prior_diagonal(
+            net.n_params, net.n_coefs, objective.alpha, self.epsilon
+        )
+        return data_space.posterior(signals, a)
 
 
 def choose_terms(objective, rng):

@@ -64,7 +64,8 @@ class Result:
     groups' penalties for ``alpha="ard"``), ``gamma`` (the
     well-determined weights), ``noise_variance`` (squared error),
     ``evidence_curve`` and ``factor`` (the Cholesky factor of the posterior
-    precision over ``beta``, when formed) describe the fitted posterior.
+    precision over ``beta``, or its data-space form, a dict, when formed)
+    describe the fitted posterior.
     """
 
     theta: np.ndarray
@@ -83,4 +84,4 @@ class Result:
     gamma: float | None = None
     noise_variance: float | None = None
     evidence_curve: list | None = None
-    factor: np.ndarray | None = None
+    factor: np.ndarray | dict | None = None
