@@ -253,3 +253,50 @@ def noisy_problem(seed):
     of two inputs plus noise of variance 0.01, ``y`` of shape ``(m, k)``; its
     ``seed`` counts from the :func:`seed` fixture's."""
     return _offset(_noisy_problem, seed)
+
+
+@pytest.fixture
+def recorded_reestimates(monkeypatch):
+    """The list, filled as fits run, of ``(objective, theta, curvature,
+    estimate)`` of each re-estimation of the evidence loop."""
+    import skbackprop._training.evidence as evidence
+
+    calls = []
+    reestimate = evidence.reestimate
+
+    def spy(objective, theta, curvature, *args, **kwargs):
+        estimate = reestimate(objective, theta, curvature, *args, **kwargs)
+        calls.append((objective, theta, curvature, estimate))
+        return estimate
+
+    monkeypatch.setattr(evidence, "reestimate", spy)
+    return calls
+
+
+def _rows_objective(net, X, Y, alpha, sparse, seed):
+    """``(objective, theta)`` for ``net`` on ``X, Y``: weighted rows, ``X``
+    40% zeros and CSR with ``sparse``, ``alpha="rows"`` one random penalty
+    per input of each layer (ARD's groups), parameters of twice the
+    initialization's scale."""
+    from skbackprop._training.evidence import Groups
+    from skbackprop._training.objective import InMemoryObjective
+
+    rng = np.random.RandomState(seed + 3)
+    if isinstance(alpha, str):
+        groups = Groups(net, ard=True)
+        alpha = groups.expand(rng.uniform(0.05, 5.0, groups.n))
+    if sparse:
+        X = X.copy()
+        X[rng.uniform(size=X.shape) < 0.4] = 0.0
+        X = sp.csr_matrix(X)
+    theta = init_params(net.layer_sizes, "tanh", seed) * 2
+    sw = rng.uniform(0.5, 2, X.shape[0])
+    return InMemoryObjective(net, X, Y, sw, alpha), theta
+
+
+@pytest.fixture
+def rows_objective(seed):
+    """:func:`_rows_objective` with the test's seed."""
+    return lambda net, X, Y, alpha, sparse: _rows_objective(
+        net, X, Y, alpha, sparse, seed
+    )

@@ -9,42 +9,30 @@ import warnings
 
 import numpy as np
 import pytest
-import scipy.sparse as sp
 from sklearn.exceptions import ConvergenceWarning
 
-import skbackprop._training.evidence as evidence
 import skbackprop._training.evidence_terms as evidence_terms
-from skbackprop import BackpropRegressor, init_params, trusted_types
+from skbackprop import BackpropRegressor
 from skbackprop._data import standardized
 from skbackprop._engine import laplace
 from skbackprop._engine.network import Network
 from skbackprop._posterior import from_target_units
-from skbackprop._training.objective import InMemoryObjective
 
 
 @pytest.mark.parametrize("hidden", [(9,), (4, 6)])
 @pytest.mark.parametrize("ard", [False, True])
 @pytest.mark.parametrize("sparse", [False, True])
 def test_data_space_variances_equal_the_dense_factors(
-    hidden, ard, sparse, noisy_problem, seed
+    hidden, ard, sparse, noisy_problem, rows_objective, seed
 ):
     # g' M^-1 g for new rows: the same through the data space (16 rows x 2
     # outputs, fewer than the parameters) as through M's Cholesky factor.
     X, y = noisy_problem(m=16, n0=3)
     rng = np.random.RandomState(seed)
     Y = np.hstack([y, rng.normal(size=y.shape)])
-    sizes = (3, *hidden, 2)
-    net = Network(sizes, "tanh", "squared_error")
-    alpha = 0.4
-    if ard:
-        groups = evidence.Groups(net, ard=True)
-        alpha = groups.expand(rng.uniform(0.05, 5.0, groups.n))
-    if sparse:
-        X[rng.uniform(size=X.shape) < 0.4] = 0.0
-        X = sp.csr_matrix(X)
-    theta = init_params(sizes, "tanh", seed) * 2
-    sw = rng.uniform(0.5, 2, X.shape[0])
-    objective = InMemoryObjective(net, X, Y, sw, alpha)
+    net = Network((3, *hidden, 2), "tanh", "squared_error")
+    alpha = "rows" if ard else 0.4
+    objective, theta = rows_objective(net, X, Y, alpha, sparse)
     dual = evidence_terms.DataSpace()
     dual(objective, theta)  # sets the biases' prior
     posterior = dual.posterior(objective, theta)
@@ -86,17 +74,10 @@ def _wide_fit(noisy_problem, seed, monkeypatch=None, **kwargs):
 
 
 def test_a_data_space_loop_keeps_the_whole_networks_bars(
-    monkeypatch, noisy_problem, tanh_jacobian, seed
+    noisy_problem, tanh_jacobian, seed, recorded_reestimates
 ):
-    paths = []
-    reestimate = evidence.reestimate
-
-    def spy(objective, theta, curvature, *args, **kwargs):
-        paths.append(curvature)
-        return reestimate(objective, theta, curvature, *args, **kwargs)
-
-    monkeypatch.setattr(evidence, "reestimate", spy)
     X, y, reg = _wide_fit(noisy_problem, seed)
+    paths = [call[2] for call in recorded_reestimates]
     assert isinstance(paths[0], evidence_terms.DataSpace)
     assert reg._laplace["kind"] == "data-space"
     # The textbook computation in the standardized targets' units, from
@@ -119,19 +100,6 @@ def test_a_data_space_loop_keeps_the_whole_networks_bars(
     var = scale**2 * (noise + np.einsum("rp,pq,rq->r", g, A_inv, g))
     std = reg.predict(X_new, return_std=True)[1]
     np.testing.assert_allclose(std, np.sqrt(var), rtol=1e-8)
-
-
-def test_data_space_bars_survive_pickle_and_skops(noisy_problem, seed):
-    sio = pytest.importorskip("skops.io")
-    X, _, reg = _wide_fit(noisy_problem, seed)
-    expected = reg.predict(X, return_std=True)
-    for loaded in (
-        pickle.loads(pickle.dumps(reg)),
-        sio.loads(sio.dumps(reg), trusted=trusted_types()),
-    ):
-        got = loaded.predict(X, return_std=True)
-        np.testing.assert_array_equal(got[0], expected[0])
-        np.testing.assert_array_equal(got[1], expected[1])
 
 
 def _edit(key, value):

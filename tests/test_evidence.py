@@ -4,7 +4,6 @@ import warnings
 
 import numpy as np
 import pytest
-import scipy.sparse as sp
 from sklearn.datasets import load_breast_cancer
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import BayesianRidge
@@ -132,7 +131,7 @@ def test_stochastic_estimates_agree_with_the_exact_ones(
 @pytest.mark.parametrize("hidden", [(7,), (4, 5)])
 @pytest.mark.parametrize("sparse", [False, True])
 def test_the_data_space_path_equals_the_dense_one(
-    loss, k, alpha, hidden, sparse, noisy_problem, seed
+    loss, k, alpha, hidden, sparse, noisy_problem, rows_objective, seed
 ):
     # Woodbury's identity from the Jacobian's factors: the same tr(P M^-1)
     # over each row of each weight matrix and log det M, through the rows x
@@ -148,16 +147,7 @@ def test_the_data_space_path_equals_the_dense_one(
     else:
         Y = y if k == 1 else np.hstack([y, -y])
     sizes = (3, *hidden, k)
-    net = Network(sizes, "tanh", loss)
-    if alpha == "rows":
-        groups = evidence.Groups(net, ard=True)
-        alpha = groups.expand(rng.uniform(0.1, 3.0, groups.n))
-    if sparse:
-        X[rng.uniform(size=X.shape) < 0.4] = 0.0
-        X = sp.csr_matrix(X)
-    theta = init_params(sizes, "tanh", seed) * 2
-    sw = rng.uniform(0.5, 2, X.shape[0])
-    objective = InMemoryObjective(net, X, Y, sw, alpha)
+    objective, theta = rows_objective(Network(sizes, "tanh", loss), X, Y, alpha, sparse)
     exact, dual = evidence_terms.Exact(), evidence_terms.DataSpace()
     t_exact, ld_exact, _ = exact(objective, theta)
     t_dual, ld_dual, factor = dual(objective, theta)
@@ -180,29 +170,16 @@ def test_the_data_space_path_needs_a_prior_constant_along_rows(noisy_problem):
         evidence_terms.DataSpace()(objective, init_params((3, 4, 1), "tanh", 0))
 
 
-def _record_reestimates(monkeypatch):
-    """``(objective, theta, curvature, estimate)`` of each re-estimation of
-    the fits that follow."""
-    calls = []
-    reestimate = evidence.reestimate
-
-    def spy(objective, theta, curvature, *args, **kwargs):
-        estimate = reestimate(objective, theta, curvature, *args, **kwargs)
-        calls.append((objective, theta, curvature, estimate))
-        return estimate
-
-    monkeypatch.setattr(evidence, "reestimate", spy)
-    return calls
-
-
 @pytest.mark.parametrize("alpha", ["evidence", "ard"])
-def test_a_loop_that_stops_rising_keeps_its_best_fit(monkeypatch, alpha):
+def test_a_loop_that_stops_rising_keeps_its_best_fit(
+    monkeypatch, alpha, recorded_reestimates
+):
     # Nearly separable classes: the re-estimates jitter around their fixed
     # point and the log evidence with them, so the loop ends by PATIENCE and
     # keeps the parameters, alpha and gamma of the best outer iteration.
     monkeypatch.setattr(evidence, "TOL", 0.0)  # never settled
     monkeypatch.setattr(evidence, "ARD_TOL", 0.0)
-    calls = _record_reestimates(monkeypatch)
+    calls = recorded_reestimates
     X, y = load_breast_cancer(return_X_y=True)
     X = StandardScaler().fit_transform(X)[::3]
     y = y[::3]
@@ -257,7 +234,9 @@ def test_the_cheaper_exact_path_is_chosen(rows, sizes, loss, path, seed):
     assert type(terms).__name__ == path
 
 
-def test_wide_networks_take_the_data_space_path(monkeypatch, noisy_problem, seed):
+def test_wide_networks_take_the_data_space_path(
+    monkeypatch, noisy_problem, seed, recorded_reestimates
+):
     # More parameters than data (241 for 100 rows here, with the limit
     # lowered): exact, where the stochastic estimates were approximate and
     # slow (about 140 s a fit for 20,301 parameters on 80 rows).
@@ -271,7 +250,8 @@ def test_wide_networks_take_the_data_space_path(monkeypatch, noisy_problem, seed
         evidence_terms.choose_terms(objective, np.random.RandomState(0)),
         evidence_terms.DataSpace,
     )
-    calls = _record_reestimates(monkeypatch)
+    calls = recorded_reestimates
+    calls.clear()  # only the next fit's
     dual = BackpropRegressor((20,), "tanh", **kwargs).fit(X, y.ravel())
     # Its error bars through the data space too, formed once after the loop.
     assert dual._laplace["kind"] == "data-space"
@@ -296,13 +276,13 @@ def test_wide_networks_take_the_data_space_path(monkeypatch, noisy_problem, seed
 
 
 def test_above_the_exact_limit_the_loop_runs_on_estimates(
-    monkeypatch, noisy_problem, seed, hutchinson_std
+    monkeypatch, noisy_problem, seed, hutchinson_std, recorded_reestimates
 ):
     X, y = noisy_problem(m=150)
     monkeypatch.setattr(evidence_terms, "EXACT_LIMIT", 10)
     # The settling rule alone ends the loop here (its last fit kept).
     monkeypatch.setattr(evidence, "PATIENCE", evidence.MAX_ITER)
-    calls = _record_reestimates(monkeypatch)
+    calls = recorded_reestimates
     estimated = BackpropRegressor(
         (5,), "tanh", alpha="evidence", max_iter=500, random_state=seed
     ).fit(X, y.ravel())
@@ -337,12 +317,12 @@ def test_above_the_exact_limit_the_loop_runs_on_estimates(
 
 
 def test_the_loop_settles_at_a_fixed_point_of_the_re_estimates(
-    monkeypatch, noisy_problem, seed
+    monkeypatch, noisy_problem, seed, recorded_reestimates
 ):
     X, y = noisy_problem(m=150)
     # The settling rule alone ends the loop here (its last fit kept).
     monkeypatch.setattr(evidence, "PATIENCE", evidence.MAX_ITER)
-    calls = _record_reestimates(monkeypatch)
+    calls = recorded_reestimates
     fits = []
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConvergenceWarning)

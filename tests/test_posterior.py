@@ -9,7 +9,6 @@ import pytest
 from sklearn.exceptions import ConvergenceWarning
 
 import skbackprop._posterior as posterior
-import skbackprop._training.evidence as evidence
 from skbackprop import BackpropRegressor, trusted_types
 from skbackprop._data import standardized
 from skbackprop._engine import laplace
@@ -29,21 +28,14 @@ def fit_quietly(est, X, y):
 
 @pytest.mark.parametrize("n_outputs", [1, 2])
 def test_full_posterior_equals_the_dense_textbook_computation(
-    n_outputs, noisy_problem, tanh_jacobian, seed, monkeypatch
+    n_outputs, noisy_problem, tanh_jacobian, seed, recorded_reestimates
 ):
     X, y = noisy_problem(m=50, k=n_outputs)
     y = y.ravel() if n_outputs == 1 else y
-    paths = []
-    reestimate = evidence.reestimate
-
-    def spy(objective, theta, curvature, *args, **kwargs):
-        paths.append(curvature)
-        return reestimate(objective, theta, curvature, *args, **kwargs)
-
-    monkeypatch.setattr(evidence, "reestimate", spy)
     reg = fit_quietly(
         BackpropRegressor((3,), "tanh", alpha="evidence", random_state=seed), X, y
     )
+    paths = [call[2] for call in recorded_reestimates]
     assert reg._laplace["kind"] == "full"
     sizes = (2, 3, n_outputs)
     # The evidence fits standardized targets: the textbook computation in
@@ -133,13 +125,21 @@ def test_above_the_full_limit_the_last_layer_serves(monkeypatch, noisy_problem, 
     assert np.all(std >= np.sqrt(reg.noise_variance_))
 
 
-@pytest.mark.parametrize("alpha", ["evidence", 0.01])
-def test_error_bars_survive_pickle_and_skops(alpha, noisy_problem, seed):
+@pytest.mark.parametrize(
+    "hidden, alpha, kind",
+    [
+        ((3,), "evidence", "full"),
+        ((3,), 0.01, "last-layer"),
+        ((60,), "evidence", "data-space"),  # 241 parameters for 50 rows
+    ],
+)
+def test_error_bars_survive_pickle_and_skops(hidden, alpha, kind, noisy_problem, seed):
     sio = pytest.importorskip("skops.io")
     X, y = noisy_problem(m=50)
     reg = fit_quietly(
-        BackpropRegressor((3,), "tanh", alpha=alpha, random_state=seed), X, y.ravel()
+        BackpropRegressor(hidden, "tanh", alpha=alpha, random_state=seed), X, y.ravel()
     )
+    assert reg._laplace["kind"] == kind
     expected = reg.predict(X, return_std=True)
     for loaded in (
         pickle.loads(pickle.dumps(reg)),
