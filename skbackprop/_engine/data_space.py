@@ -35,7 +35,7 @@ from scipy.linalg.lapack import dpotri as potri
 
 from skbackprop._engine import laplace
 from skbackprop._engine.gauss_newton import hessian_roots, output_hessians
-from skbackprop._engine.jacobian import blocks, linearization_rows
+from skbackprop._engine.jacobian import blocks, fill_jacobian, linearization_rows
 
 
 class Signals:
@@ -162,6 +162,7 @@ def terms(signals, priors, epsilon):
     K_inv += np.tril(K_inv, -1).T
     rows = []
     for A, d, a in layers:
+        # d d' again rather than kept from K's loop: one r x r array less.
         Q = d @ d.T
         Q *= K_inv
         if k > 1:
@@ -170,29 +171,19 @@ def terms(signals, priors, epsilon):
     return np.concatenate(rows), log_det
 
 
-def jacobian_root(signals, n_params):
-    """``B`` itself, ``r x n_params`` in the parameters' order (the weights
-    of each layer, then the biases): the outer products of the signals."""
-    r = len(signals.deltas[0])
-    owner = np.repeat(np.arange(signals.m), signals.k)
-    B = np.empty((r, n_params))
-    lo = 0
-    for A, d in zip(signals.inputs, signals.deltas, strict=True):
-        A = A.toarray() if sp.issparse(A) else A
-        size = A.shape[1] * d.shape[1]
-        np.multiply(
-            A[owner][:, :, None],
-            d[:, None, :],
-            out=B[:, lo : lo + size].reshape(r, A.shape[1], d.shape[1]),
-        )
-        lo += size
-    for d in signals.deltas:
-        B[:, lo : lo + d.shape[1]] = d
-        lo += d.shape[1]
-    return B
+def jacobian_root(net, signals):
+    """``B`` itself, ``r x n_params`` in the parameters' order: the outer
+    products of the signals (:func:`~skbackprop._engine.jacobian.fill_jacobian`)."""
+    m, k = signals.m, signals.k
+    layers = [
+        (A, d.reshape(m, k, -1))
+        for A, d in zip(signals.inputs, signals.deltas, strict=True)
+    ]
+    B = fill_jacobian(net, layers, np.empty((m, k, net.n_params)))
+    return B.reshape(m * k, net.n_params)
 
 
-def posterior(signals, a):
+def posterior(net, signals, a):
     """The whole network's posterior through the data space, for its
     predictive variances (:func:`~skbackprop._engine.laplace.data_space_variances`).
 
@@ -210,7 +201,7 @@ def posterior(signals, a):
     bytes, against ``n^3 / 3`` and ``8 n^2`` for ``M``'s factor.
     """
     scale = 1.0 / np.sqrt(a)
-    U = jacobian_root(signals, len(a))
+    U = jacobian_root(net, signals)
     U *= scale
     Q, R = np.linalg.qr(U.T)
     K = R @ R.T

@@ -165,23 +165,28 @@ class Linearization:
         """The block's Jacobian rows, shape ``(rows, n_L, n_params)``.
 
         One backward pass per output unit ``k`` (``d(L) = e_k``), all ``n_L``
-        at once (:meth:`signals`), then the outer products.
+        at once (:meth:`signals`), then the outer products
+        (:func:`fill_jacobian`).
         """
-        net = self.net
         rows, n_out = self.Z.shape
-        Jac = np.empty((rows, n_out, net.n_params), net.dtype)
-        J_coefs = [
-            Jac[:, :, a:b].reshape(rows, n_out, *shape)
-            for a, b, shape in net._coef_slices
-        ]
-        J_intercepts = [Jac[:, :, a:b] for a, b in net._intercept_slices]
-        for l, (A_prev, delta) in enumerate(self.signals()):
-            if sp.issparse(A_prev):
-                A_prev = A_prev.toarray()
-            # Row i's weight block is the outer product A_i(l-1) d_i(l)'.
-            np.multiply(A_prev[:, None, :, None], delta[:, :, None, :], out=J_coefs[l])
-            J_intercepts[l][...] = delta
-        return Jac
+        Jac = np.empty((rows, n_out, self.net.n_params), self.net.dtype)
+        return fill_jacobian(self.net, self.signals(), Jac)
+
+
+def fill_jacobian(net, layers, Jac):
+    """Fill ``Jac`` (shape ``(rows, k, n_params)``) from each layer's
+    ``(A(l-1), d(l))``, of shapes ``(rows, n_{l-1})`` (dense or sparse) and
+    ``(rows, k, n_l)``: row ``i``'s block of ``W(l)`` is the outer product
+    ``A_i(l-1) d_i(l)'`` and that of ``b(l)`` is ``d_i(l)``."""
+    rows, k = Jac.shape[:2]
+    slices = zip(net._coef_slices, net._intercept_slices, strict=True)
+    for (A_prev, delta), ((a, b, shape), (c, d)) in zip(layers, slices, strict=True):
+        if sp.issparse(A_prev):
+            A_prev = A_prev.toarray()
+        out = Jac[:, :, a:b].reshape(rows, k, *shape)
+        np.multiply(A_prev[:, None, :, None], delta[:, :, None, :], out=out)
+        Jac[:, :, c:d] = delta
+    return Jac
 
 
 def blocks(net, theta, X, rows, second=False):

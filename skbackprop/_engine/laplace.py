@@ -156,22 +156,33 @@ def log_det(L):
     return 2.0 * float(np.sum(np.log(np.diag(L))))
 
 
-def quadratic_roots(L, G):
-    """``sqrt(g' M^-1 g) = ||L^-1 g||`` for each row ``g`` of ``G`` (shape
-    ``(k, n)``), computed as a robust norm: each ``g`` divided by its largest
-    entry before the solve and ``L^-1 g`` by its own before squaring, so no
-    square overflows where the result is finite (inputs near ``1e160``)."""
+def _robust_roots(G, roots):
+    """``roots(G / u, u)`` for the rows of ``G`` (shape ``(k, n)``), ``u``
+    each row's largest entry (1 for a zero row), and ``inf`` where a row
+    overflowed: the row scaling of a robust norm, so that no square
+    overflows where the result is finite (inputs near ``1e160``)."""
     G = np.asarray(G, np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):
         s = np.max(np.abs(G), axis=1) if G.size else np.zeros(len(G))
-        scale = np.where((s > 0) & np.isfinite(s), s, 1.0)
-        Z = solve_triangular(L, (G / scale[:, None]).T, lower=True, check_finite=False)
-        t = np.max(np.abs(Z), axis=0) if Z.size else np.zeros(len(G))
+        unit = np.where((s > 0) & np.isfinite(s), s, 1.0)
+        out = roots(G / unit[:, None], unit)
+    out[~np.isfinite(s)] = np.inf  # an overflowed Jacobian row
+    return out
+
+
+def quadratic_roots(L, G):
+    """``sqrt(g' M^-1 g) = ||L^-1 g||`` for each row ``g`` of ``G`` (shape
+    ``(k, n)``), computed as a robust norm (:func:`_robust_roots`), ``L^-1
+    g`` divided by its largest entry before squaring."""
+
+    def roots(U, unit):
+        Z = solve_triangular(L, U.T, lower=True, check_finite=False)
+        t = np.max(np.abs(Z), axis=0) if Z.size else np.zeros(len(U))
         t = np.where(t > 0, t, 1.0)
         Z /= t
-        roots = scale * t * np.sqrt(np.einsum("ij,ij->j", Z, Z))
-    roots[~np.isfinite(s)] = np.inf  # an overflowed Jacobian row
-    return roots
+        return unit * t * np.sqrt(np.einsum("ij,ij->j", Z, Z))
+
+    return _robust_roots(G, roots)
 
 
 def quadratic_forms(L, G):
@@ -187,46 +198,43 @@ def full_variances(net, theta, X, L, root=False):
     ``g`` runs over the rows of the dense Jacobian ``J_i``, taken block by
     block (memory ``O(rows * n_L * n_params)`` whatever ``m``).
     """
-    m, n_out = X.shape[0], net.layer_sizes[-1]
-    out = np.empty((m, n_out))
-    rows = jacobian_rows(net)
-    for start in range(0, m, rows):
-        stop = min(start + rows, m)
-        Jac = network_jacobian(net, theta, X[start:stop])
-        r = quadratic_roots(L, Jac.reshape(-1, net.n_params))
-        out[start:stop] = r.reshape(stop - start, n_out)
-    return out if root else out**2
+    return _jacobian_roots(net, theta, X, lambda G: quadratic_roots(L, G), root)
 
 
 def data_space_roots(L, basis, scale, G):
     """``sqrt(g' M^-1 g)`` for each row ``g`` of ``G`` (shape ``(k, n)``) from
     the data-space posterior (:func:`~skbackprop._engine.data_space.posterior`):
-    ``||h - Q Q'h||^2 + ||L^-1 Q'h||^2``, ``h = scale * g``, each ``g``
-    divided by its largest entry first (a robust norm, as
-    :func:`quadratic_roots`)."""
-    G = np.asarray(G, np.float64)
-    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-        s = np.max(np.abs(G), axis=1) if G.size else np.zeros(len(G))
-        unit = np.where((s > 0) & np.isfinite(s), s, 1.0)
-        H = (G / unit[:, None]) * scale
-        q = H @ basis
-        H -= q @ basis.T
-        Z = solve_triangular(L, q.T, lower=True, check_finite=False)
-        roots = unit * np.hypot(np.linalg.norm(H, axis=1), np.linalg.norm(Z, axis=0))
-    roots[~np.isfinite(s)] = np.inf  # an overflowed Jacobian row
-    return roots
+    ``||h - Q Q'h||^2 + ||L^-1 Q'h||^2``, ``h = scale * g``, as a robust
+    norm (:func:`_robust_roots`)."""
+
+    def roots(U, unit):
+        with np.errstate(over="ignore"):
+            H = U * scale
+            q = H @ basis
+            H -= q @ basis.T
+            return unit * np.hypot(np.linalg.norm(H, axis=1), quadratic_roots(L, q))
+
+    return _robust_roots(G, roots)
 
 
 def data_space_variances(net, theta, X, posterior, root=False):
     """:func:`full_variances` from the data-space posterior."""
+    L, basis, scale = posterior["factor"], posterior["basis"], posterior["scale"]
+    return _jacobian_roots(
+        net, theta, X, lambda G: data_space_roots(L, basis, scale, G), root
+    )
+
+
+def _jacobian_roots(net, theta, X, roots, root):
+    """``roots`` of the dense Jacobian's rows for every row of ``X`` and
+    output, shape ``(m, n_L)``, block by block; squared unless ``root``."""
     m, n_out = X.shape[0], net.layer_sizes[-1]
     out = np.empty((m, n_out))
     rows = jacobian_rows(net)
-    L, basis, scale = posterior["factor"], posterior["basis"], posterior["scale"]
     for start in range(0, m, rows):
         stop = min(start + rows, m)
         Jac = network_jacobian(net, theta, X[start:stop])
-        r = data_space_roots(L, basis, scale, Jac.reshape(-1, net.n_params))
+        r = roots(Jac.reshape(-1, net.n_params))
         out[start:stop] = r.reshape(stop - start, n_out)
     return out if root else out**2
 

@@ -258,11 +258,9 @@ def _settled(new, old):
     with every ``gamma_g`` steady to 0.1 of 27), for no change to the fit:
     ``alpha``, ``beta`` and ``gamma`` settle to :data:`ARD_TOL`, and a group
     whose ``gamma_g`` moved by at most ``TOL`` times :func:`_capacity` counts
-    as settled.  On the real tables of ``benchmarks/bench_defaults.py``,
-    ARD_TOL = 0.05 took a fifth less time than ``TOL``, with scores within
-    the benchmark's rule of its; also loosening the ``gamma_g`` test to 0.05
-    cut a third, but left noise inputs switched on (their ``gamma_g`` small
-    and steady while their ``alpha`` still climbed).
+    as settled: a ``gamma_g`` test at :data:`ARD_TOL` would stop while the
+    penalties of noise inputs still climb (their ``gamma_g`` small and
+    steady).  The user guide's ARD section has the measurements.
     """
     if old is None:
         return False

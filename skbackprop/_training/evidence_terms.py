@@ -45,7 +45,8 @@ def at_alpha(objective, alpha):
 
 
 class Exact:
-    """``diag(P M^-1)``, ``log det M`` and ``L`` from the dense ``M``.
+    """``diag(P M^-1)`` summed over each row of each ``W(l)``, ``log det M``
+    and ``L``, from the dense ``M``.
 
     ``epsilon`` (:func:`~skbackprop._engine.laplace.free_precision`) is set
     at the first call (unless given) and kept for the fit, so that the
@@ -81,9 +82,7 @@ class DataSpace:
 
     def __call__(self, objective, theta):
         net = objective.net
-        signals = data_space.Signals(
-            net, net.as_theta(theta), objective.X, objective.Y, objective.sample_weight
-        )
+        signals = _signals(objective, theta)
         if self.epsilon is None:
             mean = signals.curvature_mean(net.n_params)
             self.epsilon = laplace.free_precision(mean=mean)
@@ -100,13 +99,19 @@ class DataSpace:
         r = _data_rows(objective)
         if (net.n_params + r) * r > FACTOR_LIMIT**2:
             return None
-        signals = data_space.Signals(
-            net, net.as_theta(theta), objective.X, objective.Y, objective.sample_weight
-        )
         a = laplace.prior_diagonal(
             net.n_params, net.n_coefs, objective.alpha, self.epsilon
         )
-        return data_space.posterior(signals, a)
+        return data_space.posterior(net, _signals(objective, theta), a)
+
+
+def _signals(objective, theta):
+    """The Jacobian's factors (:class:`~skbackprop._engine.data_space.Signals`)
+    of ``objective``'s rows at ``theta``."""
+    net = objective.net
+    return data_space.Signals(
+        net, net.as_theta(theta), objective.X, objective.Y, objective.sample_weight
+    )
 
 
 def choose_terms(objective, rng):
